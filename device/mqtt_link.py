@@ -1,0 +1,186 @@
+"""One MQTT connection over mutual TLS with awsiotsdk, exactly as a device connects to AWS IoT Core.
+
+Persistent session (clean_session False) and QoS 1, so the broker queues messages while we
+are away; the CRT reconnects with exponential backoff after a lost connection, and when the
+broker has forgotten our session (a restarted broker) we subscribe again ourselves.
+The first connection is not retried by the CRT, so connect_with_backoff does that, and gives up
+at once on a TLS or authorization refusal, which no retry can fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from awscrt import exceptions as crt_exceptions
+from awscrt import mqtt
+from awsiot import mqtt_connection_builder
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes], None]
+EventHandler = Callable[[str, dict[str, Any]], None]
+
+
+class ConnectionRefused(RuntimeError):
+    """The broker or the TLS layer refused us: certificate, key, CA or policy; retrying cannot help."""
+
+
+class BrokerUnreachable(RuntimeError):
+    """No connection this time (network down, broker restarting); worth retrying."""
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    endpoint: str
+    port: int  # always explicit: the SDK's default is 443 with ALPN, which a plain broker does not speak
+    cert: Path
+    key: Path
+    ca: Path
+    client_id: str
+    keep_alive_s: int = 60  # AWS IoT accepts 30..1200; short enough to notice a dead link in ~1 min
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 32
+    connect_timeout_s: float = 10.0
+
+
+def _refusal_hint(error: BaseException, settings: MqttSettings) -> str | None:
+    """A clear sentence when the error means our identity was refused, else None."""
+    name = getattr(error, "name", "")
+    if name.startswith("AWS_IO_TLS") or name.startswith("AWS_IO_FILE") or "CERT" in name or "PEM" in name:
+        return (
+            f"TLS with {settings.endpoint}:{settings.port} failed ({name}): the broker does not trust the client "
+            f"certificate {settings.cert} (not registered, inactive or from another CA), or the server's "
+            f"certificate is not signed by {settings.ca}, or the key {settings.key} does not match"
+        )
+    if name.startswith("AWS_ERROR_MQTT_CONNECTION_REFUSED"):
+        return (
+            f"the broker at {settings.endpoint}:{settings.port} refused client id {settings.client_id!r} ({name}): "
+            "check that its policy allows this client id"
+        )
+    return None
+
+
+class MqttLink:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        on_message: MessageHandler | None = None,
+        on_event: EventHandler | None = None,
+    ) -> None:
+        self.settings = settings
+        self._on_message = on_message
+        self._on_event = on_event or (lambda name, details: None)
+        self._filters: list[str] = []
+        for path in (settings.cert, settings.key, settings.ca):
+            if not Path(path).is_file():
+                raise ConnectionRefused(f"credential file {path} does not exist")
+        try:
+            self._connection = self._build()
+        except crt_exceptions.AwsCrtError as error:  # unreadable PEM, key not matching the certificate...
+            raise ConnectionRefused(
+                f"cannot load the client credentials {settings.cert}, {settings.key}, {settings.ca}: {error.name}"
+            ) from error
+        # One handler for every message, not one per subscription: with a kept session the broker
+        # may deliver before subscribe() has run again, and the CRT would call both kinds.
+        self._connection.on_message(self._message)
+
+    def _build(self) -> mqtt.Connection:
+        settings = self.settings
+        return mqtt_connection_builder.mtls_from_path(
+            endpoint=settings.endpoint,
+            port=settings.port,
+            cert_filepath=str(settings.cert),
+            pri_key_filepath=str(settings.key),
+            ca_filepath=str(settings.ca),
+            client_id=settings.client_id,
+            clean_session=False,
+            keep_alive_secs=settings.keep_alive_s,
+            reconnect_min_timeout_secs=settings.reconnect_min_s,
+            reconnect_max_timeout_secs=settings.reconnect_max_s,
+            on_connection_interrupted=self._interrupted,
+            on_connection_resumed=self._resumed,
+            enable_metrics_collection=False,  # it sets an MQTT username a plain broker would misread
+        )
+
+    def connect(self) -> bool:
+        """Connect once; returns whether the broker kept our session. Raises ConnectionRefused/BrokerUnreachable."""
+        try:
+            result = self._connection.connect().result(self.settings.connect_timeout_s)
+        except crt_exceptions.AwsCrtError as error:
+            hint = _refusal_hint(error, self.settings)
+            if hint is not None:
+                raise ConnectionRefused(hint) from error
+            raise BrokerUnreachable(f"{self.settings.endpoint}:{self.settings.port}: {error.name}") from error
+        except TimeoutError as error:
+            raise BrokerUnreachable(f"{self.settings.endpoint}:{self.settings.port}: no answer in time") from error
+        session_present = bool(result["session_present"])
+        self._on_event("connected", {"session_present": session_present})
+        return session_present
+
+    def subscribe(self, filters: Sequence[str]) -> None:
+        """Subscribe at QoS 1; messages arrive at the connection-wide handler set in __init__."""
+        for topic_filter in filters:
+            future, _packet_id = self._connection.subscribe(topic_filter, mqtt.QoS.AT_LEAST_ONCE)
+            granted = future.result(self.settings.connect_timeout_s)
+            if granted.get("qos") is None:
+                raise ConnectionRefused(f"the broker refused the subscription to {topic_filter!r} (policy?)")
+            if topic_filter not in self._filters:
+                self._filters.append(topic_filter)
+
+    def publish(self, topic: str, payload: bytes) -> Future[Any]:
+        """Publish at QoS 1; the future completes when the broker acknowledges (PUBACK)."""
+        future: Future[Any]
+        future, _packet_id = self._connection.publish(topic, payload, mqtt.QoS.AT_LEAST_ONCE)
+        return future
+
+    def disconnect(self, timeout: float = 5.0) -> None:
+        try:
+            self._connection.disconnect().result(timeout)
+        except Exception as error:  # shutting down: a dead link is not worth a traceback
+            log.debug("disconnect: %s", error)
+
+    # CRT callbacks run on its event-loop thread: keep them short and never raise.
+    def _message(self, topic: str, payload: bytes, **_kwargs: Any) -> None:
+        if self._on_message is not None:
+            self._on_message(topic, bytes(payload))
+
+    def _interrupted(self, connection: mqtt.Connection, error: Exception, **_kwargs: Any) -> None:
+        self._on_event("interrupted", {"error": getattr(error, "name", str(error))})
+
+    def _resumed(self, connection: mqtt.Connection, return_code: Any, session_present: bool, **_kwargs: Any) -> None:
+        self._on_event("resumed", {"session_present": bool(session_present), "return_code": int(return_code)})
+        if return_code == mqtt.ConnectReturnCode.ACCEPTED and not session_present and self._filters:
+            # The broker lost our session (restarted without persistence): subscribe again.
+            future, _ = connection.resubscribe_existing_topics()
+            future.add_done_callback(lambda done: self._on_event("resubscribed", {"ok": done.exception() is None}))
+
+
+def connect_with_backoff(
+    link: MqttLink,
+    stop: threading.Event | Callable[[], bool],
+    first_delay_s: float = 1.0,
+    max_delay_s: float = 60.0,
+) -> bool | None:
+    """Retry the first connection with doubling delays; returns session_present, or None if stopped.
+
+    ConnectionRefused propagates: a certificate the broker does not trust will not become trusted.
+    """
+    should_stop = stop.is_set if isinstance(stop, threading.Event) else stop
+    delay = first_delay_s
+    while not should_stop():
+        try:
+            return link.connect()
+        except BrokerUnreachable as error:
+            log.warning("broker unreachable (%s); retrying in %.0f s", error, delay)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(0.1)  # short naps: a SIGTERM during backoff ends the wait promptly
+        delay = min(delay * 2, max_delay_s)
+    return None

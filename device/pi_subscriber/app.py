@@ -1,0 +1,189 @@
+"""The subscriber's main loop: MQTT messages in, screens out, until SIGTERM.
+
+MQTT callbacks run on the CRT's thread and only enqueue; everything else (filtering, drawing)
+happens on the main thread, so the display is never drawn from two threads at once.
+Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad configuration or credentials refused, 3 no display.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import queue
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
+
+from .config import ConfigError, SubscriberConfig, load_config
+from .display import DisplayError, Renderer, make_renderer
+from .message_filter import Decision, FirstOfKind, Heartbeat, Ignored, MessageFilter
+from .screen_state import Screen, ScreenState
+
+log = logging.getLogger("device.pi_subscriber")
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_DISPLAY = 3
+TICK_S = 0.2  # how often idle/offline/dim transitions and a pending SIGTERM are noticed
+QUEUE_LIMIT = 10_000  # messages waiting to be drawn; beyond this a flood is dropped and counted
+
+
+class EventLog:
+    """Optional JSON-lines trace of what happened, for tests, the benchmark and troubleshooting."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._handle: TextIO | None = path.open("a", buffering=1) if path is not None else None
+
+    def write(self, event: str, **details: Any) -> None:
+        if self._handle is not None:
+            self._handle.write(json.dumps({"t": time.time(), "event": event, **details}) + "\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+class Subscriber:
+    def __init__(self, config: SubscriberConfig, renderer: Renderer, events: EventLog) -> None:
+        self.config = config
+        self._renderer = renderer
+        self._events = events
+        self._inbox: queue.Queue[tuple[str, Any, Any]] = queue.Queue(QUEUE_LIMIT)
+        self._filter = MessageFilter(config.classes, config.stale_after_s)
+        self._first = FirstOfKind()
+        self._state = ScreenState(config, time.monotonic())
+        self._shown: Screen | None = None
+        self._stopping = False
+        self._link = MqttLink(
+            MqttSettings(
+                endpoint=config.endpoint, port=config.port, cert=config.cert, key=config.key, ca=config.ca,
+                client_id=config.client_id,
+            ),
+            on_message=self._enqueue_message,
+            on_event=self._enqueue_event,
+        )
+
+    def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
+        # Only a flag: a signal handler must not take locks the interrupted code may hold.
+        self._stopping = True
+
+    def _enqueue_message(self, topic: str, payload: bytes) -> None:
+        try:
+            self._inbox.put_nowait(("message", topic, payload))
+        except queue.Full:
+            self._filter.counts["overloaded"] += 1
+
+    def _enqueue_event(self, name: str, details: dict[str, Any]) -> None:
+        with contextlib.suppress(queue.Full):  # a flood of messages: events are the least important
+            self._inbox.put_nowait(("event", name, details))
+
+    def run(self) -> int:
+        try:
+            self._refresh()
+            log.info("connecting to %s:%d as %s", self.config.endpoint, self.config.port, self.config.client_id)
+            try:
+                session_present = connect_with_backoff(self._link, lambda: self._stopping)
+            except ConnectionRefused as error:
+                log.error("cannot connect: %s", error)
+                self._events.write("refused", error=str(error))
+                return EXIT_CONFIG
+            if session_present is None:
+                return EXIT_OK  # stopped while still trying to connect
+            self._link.subscribe(self.config.topics)
+            log.info("subscribed to %s (session kept: %s)", ", ".join(self.config.topics), session_present)
+            self._events.write("subscribed", topics=list(self.config.topics), session_present=session_present)
+            while not self._stopping:
+                try:
+                    item = self._inbox.get(timeout=TICK_S)
+                except queue.Empty:
+                    item = None
+                if item is not None:
+                    self._handle(*item)
+                self._refresh()
+            return EXIT_OK
+        finally:
+            self._shutdown()
+
+    def _handle(self, kind: str, name: str, details: Any) -> None:
+        if kind == "event":
+            log.info("connection %s %s", name, details)
+            self._events.write(name, **details)
+            return
+        now = time.monotonic()
+        outcome = self._filter.check(name, details)
+        if isinstance(outcome, Decision):
+            prediction = outcome.prediction
+            self._state.on_decision(prediction.label, now)
+            self._refresh()
+            self._events.write("shown", device=prediction.device, seq=prediction.seq, label=prediction.label)
+        elif isinstance(outcome, Heartbeat):
+            self._state.on_heartbeat(now, outcome.status.state)
+            self._events.write("heartbeat", device=outcome.status.device, state=outcome.status.state)
+        elif isinstance(outcome, Ignored):
+            self._ignored(outcome)
+
+    def _ignored(self, outcome: Ignored) -> None:
+        count = self._filter.counts[outcome.kind]
+        if self._first.first(outcome.kind):
+            # Once per kind: QoS 1 duplicates or a misbehaving publisher must not flood the journal.
+            log.warning("ignoring %s message (%s); further ones are only counted", outcome.kind, outcome.detail)
+        self._events.write("ignored", kind=outcome.kind, count=count, device=outcome.device)
+
+    def _refresh(self) -> None:
+        screen = self._state.screen(time.monotonic(), datetime.datetime.now().time())
+        if screen == self._shown:
+            return
+        if self._shown is None or screen.low_light != self._shown.low_light:
+            self._renderer.set_low_light(screen.low_light)
+        if self._shown is None or screen.frame != self._shown.frame:
+            self._renderer.show(screen.frame, screen.caption)
+            if self._shown is None or screen.caption != self._shown.caption:
+                self._events.write("screen", caption=screen.caption, low_light=screen.low_light)
+        self._shown = screen
+
+    def _shutdown(self) -> None:
+        try:
+            self._renderer.clear()
+        finally:
+            self._renderer.close()
+            self._link.disconnect()
+            counts = dict(sorted(self._filter.counts.items()))
+            log.info("stopped; messages by outcome: %s", counts or "none")
+            self._events.write("stopped", counts=counts)
+            self._events.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(argv)
+    except ConfigError as error:
+        log.error("%s", error)
+        return EXIT_CONFIG
+    logging.getLogger().setLevel(config.log_level)
+    try:
+        renderer = make_renderer(config.display, config.rotation)
+    except DisplayError as error:
+        log.error("%s", error)
+        return EXIT_DISPLAY
+    events = EventLog(config.events_path)
+    try:
+        subscriber = Subscriber(config, renderer, events)
+    except ConnectionRefused as error:
+        log.error("cannot connect: %s", error)
+        renderer.clear()
+        renderer.close()
+        events.close()
+        return EXIT_CONFIG
+    # systemd stops the service with SIGTERM; Ctrl+C in a terminal sends SIGINT: same clean exit.
+    signal.signal(signal.SIGTERM, subscriber.request_stop)
+    signal.signal(signal.SIGINT, subscriber.request_stop)
+    return subscriber.run()

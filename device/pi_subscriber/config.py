@@ -1,0 +1,269 @@
+"""The subscriber's settings: defaults < config file (TOML) < environment < command-line flags.
+
+The config folder (default /etc/trash-sorter, written by `python -m device.provision`) holds
+subscriber.toml and the credentials under the file names below, so a provisioned Pi needs no
+flags at all. Relative paths in subscriber.toml are relative to its folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sorter_common.topics import all_predictions_filter, all_status_filter
+
+Colour = tuple[int, int, int]
+
+DEFAULT_CONFIG_DIR = Path("/etc/trash-sorter")
+CONFIG_FILE = "subscriber.toml"
+# File names device.provision writes into the config folder.
+CERT_FILE = "device.cert.pem"
+KEY_FILE = "device.private.key"
+CA_FILE = "AmazonRootCA1.pem"
+ENV_PREFIX = "TRASH_SORTER_"
+DEFAULT_PORT = 8883  # AWS IoT Core's MQTT-over-TLS port without ALPN
+
+DISPLAYS = ("auto", "sensehat", "emu", "terminal")
+DIRECTIONS = ("up", "down", "left", "right", "up-left", "up-right", "down-left", "down-right")
+ROTATIONS = (0, 90, 180, 270)
+UNSURE_COLOUR: Colour = (255, 150, 0)  # amber
+OFFLINE_COLOUR: Colour = (255, 0, 0)
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is one line naming the setting, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class BinStyle:
+    """How a bin is shown: its colour and the direction in which it physically stands."""
+
+    colour: Colour
+    direction: str
+
+
+DEFAULT_BINS: dict[str, BinStyle] = {
+    "recycling": BinStyle((0, 90, 255), "left"),
+    "compost": BinStyle((0, 200, 40), "down"),
+    "landfill": BinStyle((140, 140, 140), "right"),
+}
+
+
+@dataclass(frozen=True)
+class DimSchedule:
+    """Low-light mode: always, never, or between two local times (a window may cross midnight)."""
+
+    always: bool = False
+    start: datetime.time | None = None
+    end: datetime.time | None = None
+
+    def active(self, now: datetime.time) -> bool:
+        if self.always:
+            return True
+        if self.start is None or self.end is None:
+            return False
+        if self.start <= self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+
+@dataclass(frozen=True)
+class SubscriberConfig:
+    endpoint: str
+    client_id: str
+    cert: Path
+    key: Path
+    ca: Path
+    port: int = DEFAULT_PORT
+    topics: tuple[str, ...] = (all_predictions_filter(), all_status_filter())
+    display: str = "auto"
+    rotation: int = 0
+    bins: Mapping[str, BinStyle] = field(default_factory=lambda: dict(DEFAULT_BINS))
+    idle_after_s: float = 30.0
+    offline_after_s: float = 90.0
+    stale_after_s: float = 10.0
+    dim: DimSchedule = DimSchedule()
+    events_path: Path | None = None
+    log_level: str = "INFO"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(sorted(self.bins))
+
+
+# name: (flag, help); every one can also come from the file or from TRASH_SORTER_<NAME>.
+SETTINGS: dict[str, str] = {
+    "endpoint": "broker host: your AWS IoT data endpoint, or 127.0.0.1 for a local broker",
+    "port": f"broker port, given explicitly (default {DEFAULT_PORT})",
+    "cert": f"client certificate (PEM; default <config-dir>/{CERT_FILE})",
+    "key": f"client private key (PEM; default <config-dir>/{KEY_FILE})",
+    "ca": f"CA that signed the broker's certificate (default <config-dir>/{CA_FILE})",
+    "client_id": "MQTT client id; AWS IoT allows only the thing's own name (default trash-sorter-pi-<host>)",
+    "topic": "topic filter to subscribe to, repeatable (default: every sorter camera's predictions and status)",
+    "display": "where to draw: auto (Sense HAT if present, else the emulator), sensehat, emu, terminal",
+    "rotation": "rotate the LED matrix to match how the Pi is mounted: 0, 90, 180, 270",
+    "idle_after": "seconds after a decision before the idle screen (default 30)",
+    "offline_after": "seconds without a heartbeat from the camera before the offline mark (default 90)",
+    "stale_after": "messages older than this many seconds are not shown (default 10)",
+    "dim": "low-light mode: off, on, or a local time window such as 21:30-07:00",
+    "events": "append one JSON line per event (shown, ignored, connected...) to this file",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m device.pi_subscriber",
+        description="Show on the Sense HAT which bin the trash sorter camera chose.",
+    )
+    parser.add_argument(
+        "--config-dir", help=f"folder with {CONFIG_FILE} and credentials (default {DEFAULT_CONFIG_DIR})"
+    )
+    for name, text in SETTINGS.items():
+        flag = "--" + name.replace("_", "-")
+        if name == "topic":
+            parser.add_argument(flag, action="append", help=text)
+        elif name == "display":
+            parser.add_argument(flag, choices=DISPLAYS, help=text)
+        else:
+            parser.add_argument(flag, help=text)
+    return parser
+
+
+def _bad(name: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"setting {name!r} = {value!r} is not allowed; {allowed}")
+
+
+def _number(name: str, value: object, *, minimum: float, maximum: float | None = None, integer: bool = False) -> Any:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number: float = int(str(value)) if integer else float(str(value))
+    except ValueError:
+        raise _bad(name, value, "expected a number") from None
+    if number < minimum or (maximum is not None and number > maximum) or number != number:
+        limit = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise _bad(name, value, f"expected a number in {limit}")
+    return number
+
+
+def _colour(name: str, value: object) -> Colour:
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return (int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16))
+    if (isinstance(value, list) and len(value) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
+        return (value[0], value[1], value[2])
+    raise _bad(name, value, "expected '#rrggbb' or [r, g, b] with 0..255")
+
+
+def parse_dim(value: object) -> DimSchedule:
+    text = str(value).strip().lower()
+    if text in ("off", "false", "no", ""):
+        return DimSchedule()
+    if text in ("on", "true", "yes"):
+        return DimSchedule(always=True)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", text)
+    try:
+        if match is None:
+            raise ValueError
+        hours_a, minutes_a, hours_b, minutes_b = (int(part) for part in match.groups())
+        return DimSchedule(start=datetime.time(hours_a, minutes_a), end=datetime.time(hours_b, minutes_b))
+    except ValueError:
+        raise _bad("dim", value, "expected off, on, or a window HH:MM-HH:MM") from None
+
+
+def _bins(value: object) -> dict[str, BinStyle]:
+    if not isinstance(value, dict) or not value:
+        raise _bad("bins", value, "expected a table of bins, e.g. [bins.recycling] colour = '#0050ff'")
+    bins: dict[str, BinStyle] = {}
+    for bin_id, style in value.items():
+        if not isinstance(style, dict):
+            raise _bad(f"bins.{bin_id}", style, "expected a table with colour and direction")
+        default = DEFAULT_BINS.get(bin_id)
+        colour = style.get("colour", style.get("color", default.colour if default else None))
+        direction = style.get("direction", default.direction if default else None)
+        if direction not in DIRECTIONS:
+            raise _bad(f"bins.{bin_id}.direction", direction, f"expected one of {', '.join(DIRECTIONS)}")
+        bins[str(bin_id)] = BinStyle(_colour(f"bins.{bin_id}.colour", colour), direction)
+    return bins
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    unknown = sorted(set(data) - set(SETTINGS) - {"topics", "bins"})
+    if unknown:
+        raise ConfigError(f"config file {path} has unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}, bins")
+    # Paths in the file are relative to the file's folder, so the folder can move as a whole.
+    for name in ("cert", "key", "ca", "events"):
+        if name in data:
+            data[name] = str(path.parent / str(data[name]))
+    if "topics" in data:
+        data["topic"] = data.pop("topics")
+    return data
+
+
+def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> SubscriberConfig:
+    """Merge every source into one validated config; raises ConfigError with a one-line reason."""
+    environ = os.environ if environ is None else environ
+    args = vars(build_parser().parse_args(argv))
+    config_dir = Path(args.pop("config_dir") or environ.get(ENV_PREFIX + "CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+    merged: dict[str, Any] = _read_file(config_dir / CONFIG_FILE)
+    for name in SETTINGS:
+        from_env = environ.get(ENV_PREFIX + name.upper())
+        if from_env:
+            merged[name] = from_env.split(",") if name == "topic" else from_env
+        if args.get(name) is not None:
+            merged[name] = args[name]
+
+    endpoint = str(merged.get("endpoint") or "").strip()
+    if not endpoint:
+        raise ConfigError(
+            f"setting 'endpoint' is missing; give --endpoint, {ENV_PREFIX}ENDPOINT, "
+            f"or endpoint = \"...\" in {config_dir / CONFIG_FILE}"
+        )
+    topics = merged.get("topic") or [all_predictions_filter(), all_status_filter()]
+    if isinstance(topics, str) or not all(isinstance(t, str) and t.strip() for t in topics):
+        raise _bad("topic", topics, "expected a list of MQTT topic filters")
+    display = str(merged.get("display", "auto"))
+    if display not in DISPLAYS:
+        raise _bad("display", display, f"expected one of {', '.join(DISPLAYS)}")
+    rotation = _number("rotation", merged.get("rotation", 0), minimum=0, maximum=270, integer=True)
+    if rotation not in ROTATIONS:
+        raise _bad("rotation", rotation, "expected 0, 90, 180 or 270")
+    log_level = str(merged.get("log_level", "INFO")).upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise _bad("log_level", log_level, "expected DEBUG, INFO, WARNING or ERROR")
+    events = merged.get("events")
+    return SubscriberConfig(
+        endpoint=endpoint,
+        port=_number("port", merged.get("port", DEFAULT_PORT), minimum=1, maximum=65535, integer=True),
+        cert=Path(merged.get("cert") or config_dir / CERT_FILE),
+        key=Path(merged.get("key") or config_dir / KEY_FILE),
+        ca=Path(merged.get("ca") or config_dir / CA_FILE),
+        client_id=str(merged.get("client_id") or f"trash-sorter-pi-{socket.gethostname()}"),
+        topics=tuple(t.strip() for t in topics),
+        display=display,
+        rotation=rotation,
+        bins=_bins(merged["bins"]) if "bins" in merged else dict(DEFAULT_BINS),
+        idle_after_s=_number("idle_after", merged.get("idle_after", 30), minimum=0.1),
+        offline_after_s=_number("offline_after", merged.get("offline_after", 90), minimum=0.1),
+        stale_after_s=_number("stale_after", merged.get("stale_after", 10), minimum=0.1),
+        dim=parse_dim(merged.get("dim", "off")),
+        events_path=Path(events) if events else None,
+        log_level=log_level,
+    )
+

@@ -1,0 +1,154 @@
+"""Renderers: the real Sense HAT (sense_hat, from Raspberry Pi OS), its emulator (sense_emu), a terminal.
+
+The emulator's "screen" is a shared file (/dev/shm/rpi-sense-emu-screen): 64 RGB565 pixels then
+the 32-byte gamma table. read_emu_screen() reads it back, which is how tests and the demo check
+what a real HAT would show.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import sys
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from . import patterns
+
+log = logging.getLogger(__name__)
+
+# sense_emu.screen: 64 little-endian RGB565 pixels, then the gamma table; low light swaps the table.
+_EMU_PIXEL_BYTES = 128
+_GAMMA_LOW = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 10, 10)
+
+
+class DisplayError(RuntimeError):
+    """The chosen display cannot be used (no Sense HAT, library missing...)."""
+
+
+class Renderer(Protocol):
+    name: str
+
+    def show(self, frame: patterns.Frame, caption: str) -> None: ...
+
+    def set_low_light(self, on: bool) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SenseHatRenderer:
+    """Draws on anything with the SenseHat API: sense_hat.SenseHat or sense_emu.SenseHat."""
+
+    def __init__(self, hat: Any, name: str, rotation: int = 0) -> None:
+        self._hat = hat
+        self.name = name
+        hat.set_rotation(rotation, redraw=False)
+
+    def show(self, frame: patterns.Frame, caption: str) -> None:
+        self._hat.set_pixels(list(frame))
+
+    def set_low_light(self, on: bool) -> None:
+        # The HAT dims in hardware (a gamma table), which keeps colours distinguishable.
+        self._hat.low_light = on
+
+    def clear(self) -> None:
+        self._hat.clear()
+        self._hat.low_light = False
+
+    def close(self) -> None:
+        pass
+
+
+class EmulatorRenderer(SenseHatRenderer):
+    """sense_emu without its GUI: we hold the emulator lock, or sense_emu would try to start the GUI."""
+
+    def __init__(self, rotation: int = 0) -> None:
+        try:
+            from sense_emu import SenseHat
+            from sense_emu.lock import EmulatorLock
+        except ImportError as error:
+            raise DisplayError(f"--display emu needs the sense-emu package ({error})") from error
+        self._lock = EmulatorLock("sense_emu")
+        self._lock_mine = False
+        if not self._lock.wait(0):
+            # No sense_emu_gui running (headless machine, CI): stand in for it.
+            self._lock.acquire()
+            self._lock_mine = True
+        super().__init__(SenseHat(), "emu", rotation)
+
+    def close(self) -> None:
+        if self._lock_mine and self._lock.mine:
+            self._lock.release()
+
+
+class TerminalRenderer:
+    """Two characters per LED in 24-bit colour, with a caption; dim mode scales the colours."""
+
+    name = "terminal"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+        self._low_light = False
+
+    def show(self, frame: patterns.Frame, caption: str) -> None:
+        if self._low_light:
+            frame = patterns.dimmed(frame)
+        lines = []
+        for row in range(patterns.SIZE):
+            cells = frame[row * patterns.SIZE:(row + 1) * patterns.SIZE]
+            lines.append("".join(f"\x1b[48;2;{r};{g};{b}m  " for r, g, b in cells) + "\x1b[0m")
+        lines.append(caption + (" (dim)" if self._low_light else ""))
+        self._stream.write("\n".join(lines) + "\n\n")
+        self._stream.flush()
+
+    def set_low_light(self, on: bool) -> None:
+        self._low_light = on
+
+    def clear(self) -> None:
+        self.show(patterns.blank(), "display cleared")
+
+    def close(self) -> None:
+        pass
+
+
+def make_renderer(kind: str, rotation: int = 0) -> Renderer:
+    """The renderer for --display; "auto" means the real HAT if there is one, else the emulator."""
+    if kind == "terminal":
+        return TerminalRenderer()
+    if kind == "emu":
+        return EmulatorRenderer(rotation)
+    try:
+        from sense_hat import SenseHat  # Raspberry Pi OS package python3-sense-hat
+    except ImportError as error:
+        if kind == "sensehat":
+            raise DisplayError(f"--display sensehat needs sense_hat: sudo apt install sense-hat ({error})") from error
+        log.info("sense_hat is not installed; using the Sense HAT emulator")
+        return EmulatorRenderer(rotation)
+    try:
+        return SenseHatRenderer(SenseHat(), "sensehat", rotation)
+    except OSError as error:  # sense_hat raises OSError when the HAT's framebuffer is missing
+        if kind == "sensehat":
+            raise DisplayError(f"no Sense HAT found: {error}") from error
+        log.info("no Sense HAT found (%s); using the Sense HAT emulator", error)
+        return EmulatorRenderer(rotation)
+
+
+def emu_screen_path() -> Path:
+    from sense_emu.screen import screen_filename
+
+    return Path(screen_filename())
+
+
+def read_emu_screen(path: Path | None = None) -> tuple[patterns.Frame, bool]:
+    """The emulator's pixels (RGB565 widened back to 8 bits, as SenseHat.get_pixels does) and low-light."""
+    data = (path or emu_screen_path()).read_bytes()
+    values = struct.unpack("<64H", data[:_EMU_PIXEL_BYTES])
+    frame = tuple((((v >> 11) & 0x1F) << 3, ((v >> 5) & 0x3F) << 2, (v & 0x1F) << 3) for v in values)
+    return frame, tuple(data[_EMU_PIXEL_BYTES:_EMU_PIXEL_BYTES + 32]) == _GAMMA_LOW
+
+
+def as_rgb565(frame: patterns.Frame) -> patterns.Frame:
+    """frame as the HAT stores it (5-6-5 bits per channel): what read_emu_screen returns for it."""
+    return tuple(((r >> 3) << 3, (g >> 2) << 2, (b >> 3) << 3) for r, g, b in frame)
