@@ -64,8 +64,9 @@ class _CameraSequence:
     def refusal(self, seq: int, ts: float) -> str | None:
         if seq > self.seq:
             return None
-        if seq < self.seq and ts > self.ts:
-            return None  # a newer message with a smaller seq: the camera restarted and counts again
+        if ts > self.ts:
+            return None  # newer, yet seq did not grow: the camera restarted and counts again
+        # A QoS 1 redelivery is the same bytes (same seq, same ts); anything else older is late.
         return KIND_DUPLICATE if seq in self._recent_set else KIND_OUT_OF_ORDER
 
 
