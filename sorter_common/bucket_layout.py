@@ -1,0 +1,25 @@
+"""Where things live in the deeplens- bucket. Stacks, IAM policies and the CLI all use these."""
+
+# Class folders of images, one dataset per folder; a _READY marker says an upload is complete.
+DATASETS_PREFIX = "datasets/"
+DATASET_READY_MARKER = "_READY"
+# Validated, split data (.lst manifests, manifest.json) written by the prepare step.
+PREPARED_PREFIX = "prepared/"
+# Training output: model.tar.gz per training job, evaluation.json per pipeline execution.
+MODELS_PREFIX = "models/"
+EVALUATION_PREFIX = "evaluation/"
+# Code the pipeline runs (sourcedir.tar.gz) and edge component artifacts.
+CODE_PREFIX = "code/"
+EDGE_ARTIFACTS_PREFIX = "edge/"
+# Spot training checkpoints.
+CHECKPOINTS_PREFIX = "checkpoints/"
+
+PREFIXES = {
+    DATASETS_PREFIX: "uploaded class folders of images, one dataset per folder, completed by a _READY object",
+    PREPARED_PREFIX: "validated and split datasets: .lst manifests and manifest.json",
+    MODELS_PREFIX: "trained model.tar.gz artifacts",
+    EVALUATION_PREFIX: "evaluation.json and the confusion matrix of each pipeline execution",
+    CODE_PREFIX: "training code (sourcedir.tar.gz) the pipeline runs",
+    EDGE_ARTIFACTS_PREFIX: "Greengrass V2 component artifacts",
+    CHECKPOINTS_PREFIX: "managed spot training checkpoints",
+}

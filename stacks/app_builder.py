@@ -1,0 +1,30 @@
+"""Builds every stack of the app from the config; app.py and the tests share this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+
+from stacks.config import TrashSorterConfig
+from stacks.data_stack import DataStack
+
+PROJECT_TAG = "trash-sorter"
+
+
+@dataclass(frozen=True)
+class TrashSorterStacks:
+    data: DataStack
+
+
+def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None = None) -> TrashSorterStacks:
+    env = cdk.Environment(account=account, region=config.region)
+    data = DataStack(
+        app,
+        "TrashSorterData",
+        config=config,
+        env=env,
+        description="Trash sorter: the deeplens- bucket for datasets and models (retained)",
+    )
+    cdk.Tags.of(app).add("project", PROJECT_TAG)
+    return TrashSorterStacks(data=data)

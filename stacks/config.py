@@ -1,0 +1,278 @@
+"""The project's configuration: every key, its default and its validation in one typed place.
+
+Values come from `cdk.json` (the `trashSorter` object under `context`) and can be overridden
+with `cdk synth -c key=value`. Command-line values always arrive as strings, so every parser
+accepts both the JSON type and its string form (lists as comma-separated strings).
+A bad value raises ConfigError with one line: the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
+from sorter_common.topics import DEFAULT_TOPIC_PREFIX
+
+CONTEXT_KEY = "trashSorter"
+BUCKET_PREFIX = "deeplens-"
+EDGE_TARGET_GREENGRASS_V2 = "greengrass-v2"
+EDGE_TARGET_DEEPLENS = "deeplens"
+EDGE_TARGETS = (EDGE_TARGET_GREENGRASS_V2, EDGE_TARGET_DEEPLENS)
+NETWORK_DEPTHS = (18, 34, 50)
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; str() is the one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class TrashSorterConfig:
+    bucket_name: str | None
+    region: str
+    edge_targets: tuple[str, ...]
+    classes: tuple[str, ...]
+    topic_prefix: str
+    accuracy_gate: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    network_depth: int
+    training_instance_type: str
+    use_spot_training: bool
+    model_approval_status: str
+    training_schedule: str | None
+    noncurrent_version_days: int
+    incomplete_upload_days: int
+    access_log_retention_days: int
+    termination_protection: bool
+
+    def has_edge_target(self, target: str) -> bool:
+        return target in self.edge_targets
+
+
+# --- parsers: each returns the typed value or raises ValueError saying what is allowed ---
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value.strip()
+
+
+def _optional_text(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def parse_optional(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return parse(value)
+
+    return parse_optional
+
+
+def _string_list(value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ValueError("expected a list of strings or a comma-separated string")
+    return [item.strip() for item in items if item.strip()]
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse_integer(value: Any) -> int:
+        try:
+            number = int(str(value).strip()) if not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse_integer
+
+
+def _number(low: float, high: float, *, low_inclusive: bool = True) -> Callable[[Any], float]:
+    def parse_number(value: Any) -> float:
+        try:
+            number = float(str(value).strip()) if not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        in_range = number is not None and (low <= number if low_inclusive else low < number) and number <= high
+        if number is None or not in_range:
+            opening = "[" if low_inclusive else "("
+            raise ValueError(f"expected a number in {opening}{low}, {high}]")
+        return number
+
+    return parse_number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _one_of(*allowed: Any) -> Callable[[Any], Any]:
+    def parse_choice(value: Any) -> Any:
+        for choice in allowed:
+            if str(value).strip() == str(choice):
+                return choice
+        raise ValueError("expected one of " + ", ".join(str(choice) for choice in allowed))
+
+    return parse_choice
+
+
+_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_BUCKET_FORBIDDEN_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_FORBIDDEN_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def _bucket_name(value: Any) -> str:
+    name = _text(value)
+    if not name.startswith(BUCKET_PREFIX):
+        raise ValueError(
+            f"must start with '{BUCKET_PREFIX}' (the DeepLens and SageMaker roles only reach deeplens-* buckets), "
+            "for example deeplens-trash-sorter-data"
+        )
+    if not 3 <= len(name) <= 63 or not _BUCKET_CHARS.match(name):
+        raise ValueError(
+            "S3 bucket names are 3-63 characters of lower-case letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        raise ValueError("S3 bucket names may not have '..', '.-' or '-.'")
+    if name.startswith(_BUCKET_FORBIDDEN_PREFIXES) or name.endswith(_BUCKET_FORBIDDEN_SUFFIXES):
+        raise ValueError("S3 reserves that prefix or suffix for its own bucket types")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name
+    raise ValueError("S3 bucket names may not look like an IP address")
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def _region(value: Any) -> str:
+    region = _text(value)
+    if not _REGION.match(region):
+        raise ValueError("expected an AWS region code such as us-east-1 or eu-west-1")
+    return region
+
+
+def _edge_targets(value: Any) -> tuple[str, ...]:
+    targets = _string_list(value)
+    unknown = [target for target in targets if target not in EDGE_TARGETS]
+    if unknown or not targets:
+        raise ValueError("expected one or more of " + ", ".join(EDGE_TARGETS) + " (comma-separated)")
+    return tuple(dict.fromkeys(targets))
+
+
+def _classes(value: Any) -> tuple[str, ...]:
+    try:
+        return tuple(normalize_classes(_string_list(value)))
+    except ClassListError as error:
+        raise ValueError(str(error)) from None
+
+
+_TOPIC_PREFIX = re.compile(r"^[a-zA-Z0-9_-]+(/[a-zA-Z0-9_-]+)*$")
+
+
+def _topic_prefix(value: Any) -> str:
+    prefix = _text(value)
+    if not _TOPIC_PREFIX.match(prefix) or len(prefix) > 64:
+        raise ValueError("expected MQTT topic levels of letters, digits, '_' or '-' separated by '/', no wildcards")
+    return prefix
+
+
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def _instance_type(value: Any) -> str:
+    instance_type = _text(value)
+    if not _INSTANCE_TYPE.match(instance_type):
+        raise ValueError("expected a SageMaker instance type such as ml.g4dn.xlarge or ml.m5.xlarge")
+    return instance_type
+
+
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
+
+
+def _schedule(value: Any) -> str:
+    schedule = _text(value)
+    if not _SCHEDULE.match(schedule):
+        raise ValueError("expected an EventBridge expression such as 'rate(7 days)' or 'cron(0 3 ? * SUN *)'")
+    return schedule
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    field: str
+    default: Any
+    parse: Callable[[Any], Any]
+
+
+# Every key, its default and how it is validated. Defaults pass through the parser too.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("bucketName", "bucket_name", None, _optional_text(_bucket_name)),
+    Setting("region", "region", "us-east-1", _region),
+    Setting("edgeTargets", "edge_targets", EDGE_TARGET_GREENGRASS_V2, _edge_targets),
+    Setting("classes", "classes", ",".join(DEFAULT_CLASSES), _classes),
+    Setting("topicPrefix", "topic_prefix", DEFAULT_TOPIC_PREFIX, _topic_prefix),
+    Setting("accuracyGate", "accuracy_gate", 0.9, _number(0.0, 1.0)),
+    Setting("epochs", "epochs", 15, _integer(1, 500)),
+    Setting("batchSize", "batch_size", 32, _integer(1, 1024)),
+    Setting("learningRate", "learning_rate", 0.001, _number(0.0, 1.0, low_inclusive=False)),
+    Setting("networkDepth", "network_depth", 18, _one_of(*NETWORK_DEPTHS)),
+    Setting("trainingInstanceType", "training_instance_type", "ml.g4dn.xlarge", _instance_type),
+    Setting("useSpotTraining", "use_spot_training", False, _boolean),
+    Setting("modelApprovalStatus", "model_approval_status", "PendingManualApproval", _one_of(*APPROVAL_STATUSES)),
+    Setting("trainingSchedule", "training_schedule", None, _optional_text(_schedule)),
+    Setting("noncurrentVersionDays", "noncurrent_version_days", 90, _integer(1, 3650)),
+    Setting("incompleteUploadDays", "incomplete_upload_days", 7, _integer(1, 365)),
+    Setting("accessLogRetentionDays", "access_log_retention_days", 365, _integer(1, 3650)),
+    Setting("terminationProtection", "termination_protection", True, _boolean),
+)
+SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
+assert {setting.field for setting in SETTINGS} == {field.name for field in fields(TrashSorterConfig)}
+
+# Top-level context keys that look like ours (camelCase words) but are not: typos of config keys.
+_CONFIG_LIKE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+
+
+def _unknown_key_error(key: str, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(SETTINGS_BY_KEY), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(f"unknown config key '{key}' in {where}; {hint}known keys: {', '.join(SETTINGS_BY_KEY)}")
+
+
+def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
+    """Build the config from the whole CDK context (cdk.json plus -c overrides)."""
+    file_values = context.get(CONTEXT_KEY) or {}
+    if not isinstance(file_values, Mapping):
+        raise ConfigError(f"context key '{CONTEXT_KEY}' must be a JSON object of config keys in cdk.json")
+    for key in file_values:
+        if key not in SETTINGS_BY_KEY:
+            raise _unknown_key_error(key, f"cdk.json context '{CONTEXT_KEY}'")
+    for key in context:
+        if key != CONTEXT_KEY and key not in SETTINGS_BY_KEY and _CONFIG_LIKE_KEY.match(key):
+            raise _unknown_key_error(key, "the context (-c)")
+
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        # A -c override beats cdk.json, which beats the default.
+        raw = context.get(setting.key, file_values.get(setting.key, setting.default))
+        try:
+            values[setting.field] = setting.parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"config {setting.key}={raw!r} is not valid: {error}") from None
+    return TrashSorterConfig(**values)

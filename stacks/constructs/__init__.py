@@ -1,0 +1,1 @@
+"""Reusable constructs; each takes typed keyword-only props and exposes its resources."""

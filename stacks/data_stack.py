@@ -1,0 +1,51 @@
+"""TrashSorterData: the stateful deeplens- bucket. Retained and termination-protected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from sorter_common.bucket_layout import PREFIXES
+from stacks.config import BUCKET_PREFIX, TrashSorterConfig
+from stacks.constructs.data_bucket import DataBucket
+from stacks.nag import acknowledge
+
+
+class DataStack(Stack):
+    """Owns the data bucket; other stacks receive `bucket` and never create their own."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: TrashSorterConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, termination_protection=config.termination_protection, **kwargs)
+
+        data = DataBucket(
+            self,
+            "Data",
+            bucket_name=config.bucket_name or self._generated_bucket_name(),
+            noncurrent_version_days=config.noncurrent_version_days,
+            incomplete_upload_days=config.incomplete_upload_days,
+            access_log_retention_days=config.access_log_retention_days,
+        )
+        self.bucket: s3.IBucket = data.bucket
+        self.access_log_bucket: s3.IBucket = data.access_log_bucket
+
+        acknowledge(
+            data.access_log_bucket,
+            "AwsSolutions-S1",
+            "This bucket is the access-log target of the data bucket; logging it to itself would loop.",
+        )
+
+        CfnOutput(self, "BucketName", value=data.bucket.bucket_name, description="The deeplens- data bucket")
+        CfnOutput(
+            self,
+            "BucketLayout",
+            value="; ".join(f"{prefix}: {purpose}" for prefix, purpose in PREFIXES.items()),
+            description="What each prefix of the data bucket holds",
+        )
+
+    @staticmethod
+    def _generated_bucket_name() -> str:
+        # Unique per account and region, resolved by CloudFormation, so one synth fits any account.
+        return Fn.join("-", [BUCKET_PREFIX + "trash-sorter", Aws.ACCOUNT_ID, Aws.REGION])

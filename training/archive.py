@@ -1,0 +1,110 @@
+"""model.tar.gz: the exported model, labels.txt and model.json, packed and unpacked.
+
+The archive is byte-for-byte reproducible for the same files (fixed order, times and owners),
+so the same training run always gives the same artifact hash.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+from sorter_common.artifact import (
+    ARCHIVE_NAME,
+    ARTIFACT_FILES,
+    LABELS_FILE,
+    MODEL_INFO_FILE,
+    ONNX_FILE,
+    PARAMS_FILE,
+    SYMBOL_FILE,
+)
+from sorter_common.classes import format_labels, parse_labels
+from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, MEAN_RGB, STD_RGB
+
+MODEL_INFO_VERSION = 1
+
+
+def model_version(params_file: Path) -> str:
+    """A content-derived version: the first 12 hex digits of the params file's sha256."""
+    return hashlib.sha256(params_file.read_bytes()).hexdigest()[:12]
+
+
+def model_info(
+    classes: Sequence[str],
+    version: str,
+    architecture: str,
+    metrics: Mapping[str, float],
+    training: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """model.json: what an edge runtime needs to feed the model and read its output."""
+    return {
+        "format_version": MODEL_INFO_VERSION,
+        "name": "trash-sorter",
+        "version": version,
+        "architecture": architecture,
+        "classes": list(classes),
+        "input_size": INPUT_SIZE,
+        "input": {
+            "name": INPUT_NAME,
+            "shape": [1, 3, INPUT_SIZE, INPUT_SIZE],
+            "dtype": "float32",
+            "layout": "NCHW",
+            "color_order": "BGR",
+            "value_range": [0, 255],
+            "normalization": "inside the graph (BGR->RGB, mean {} std {})".format(list(MEAN_RGB), list(STD_RGB)),
+        },
+        "output": {"kind": "probabilities", "shape": [1, len(classes)], "order": "labels.txt"},
+        "files": {"symbol": SYMBOL_FILE, "params": PARAMS_FILE, "onnx": ONNX_FILE, "labels": LABELS_FILE},
+        "metrics": {key: round(float(value), 6) for key, value in metrics.items()},
+        "training": dict(training or {}),
+    }
+
+
+def write_model_files(model_dir: Path, classes: Sequence[str], info: Mapping[str, Any]) -> None:
+    """labels.txt and model.json next to the exported symbol, params and ONNX files."""
+    (model_dir / LABELS_FILE).write_text(format_labels(classes), encoding="utf-8")
+    (model_dir / MODEL_INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def pack(model_dir: Path, archive: Optional[Path] = None) -> Path:
+    """Pack the artifact files of model_dir into model.tar.gz (flat, reproducible)."""
+    archive = archive or model_dir / ARCHIVE_NAME
+    missing = [name for name in ARTIFACT_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError("cannot pack {}: missing {}".format(model_dir, ", ".join(missing)))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name in ARTIFACT_FILES:
+            data = (model_dir / name).read_bytes()
+            entry = tarfile.TarInfo(name)
+            entry.size = len(data)
+            entry.mode = 0o644
+            entry.mtime = 0
+            tar.addfile(entry, io.BytesIO(data))
+    archive.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0))
+    return archive
+
+
+def unpack(archive: Path, out_dir: Path) -> Dict[str, Any]:
+    """Extract a model.tar.gz (artifact files only) and return its model.json with labels checked."""
+    if not archive.is_file():
+        raise FileNotFoundError("model archive {} does not exist".format(archive))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        names = {member.name.lstrip("./"): member for member in tar.getmembers() if member.isfile()}
+        missing = [name for name in ARTIFACT_FILES if name not in names]
+        if missing:
+            raise ValueError("{} lacks {}".format(archive, ", ".join(missing)))
+        for name in ARTIFACT_FILES:
+            source = tar.extractfile(names[name])
+            assert source is not None  # isfile() members always have content
+            (out_dir / name).write_bytes(source.read())
+    info: Dict[str, Any] = json.loads((out_dir / MODEL_INFO_FILE).read_text(encoding="utf-8"))
+    labels = parse_labels((out_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    if labels != list(info.get("classes", [])):
+        raise ValueError("{}: labels.txt {} disagrees with model.json classes {}".format(archive, labels, info.get("classes")))
+    return info

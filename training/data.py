@@ -1,0 +1,121 @@
+"""Images from a prepared folder into batches: BGR float32 NCHW 0..255, as the edge sends them.
+
+Training batches get augmentation (random resized crop, flip, colour jitter); evaluation
+batches get only the edge's own resize (sorter_common.model_input), so training and the
+edge see frames the same way.
+"""
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Iterator, List, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from sorter_common.model_input import to_model_input
+from training.split import read_lst
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    """Decode an image file as HxWx3 uint8 BGR, the layout camera frames have."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("cannot decode image {}".format(path))
+    return image
+
+
+def random_resized_crop(image: np.ndarray, size: int, rng: random.Random, scale: Tuple[float, float] = (0.35, 1.0)) -> np.ndarray:
+    """A random area (and aspect ratio 3/4..4/3) of the image, resized to size x size."""
+    height, width = image.shape[:2]
+    area = height * width
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
+        crop_w = int(round(math.sqrt(target * ratio)))
+        crop_h = int(round(math.sqrt(target / ratio)))
+        if 0 < crop_w <= width and 0 < crop_h <= height:
+            x = rng.randint(0, width - crop_w)
+            y = rng.randint(0, height - crop_h)
+            image = image[y:y + crop_h, x:x + crop_w]
+            break
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def color_jitter(image: np.ndarray, rng: random.Random, strength: float = 0.3) -> np.ndarray:
+    """Brightness, contrast and saturation jitter on a BGR image (float32 result)."""
+    out = image.astype(np.float32)
+    out *= 1.0 + rng.uniform(-strength, strength)  # brightness
+    mean = out.mean()
+    out = (out - mean) * (1.0 + rng.uniform(-strength, strength)) + mean  # contrast
+    # Luma weights in BGR order: saturation moves each pixel toward or away from its grey.
+    gray = out @ np.array([0.114, 0.587, 0.299], dtype=np.float32)
+    out = (out - gray[..., None]) * (1.0 + rng.uniform(-strength, strength)) + gray[..., None]
+    return np.clip(out, 0.0, 255.0)
+
+
+def augment(image: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
+    """One training view of a BGR image -> 3xSxS float32 BGR 0..255."""
+    view = random_resized_crop(image, size, rng)
+    if rng.random() < 0.5:
+        view = view[:, ::-1]
+    return np.ascontiguousarray(color_jitter(view, rng).transpose(2, 0, 1))
+
+
+def evaluation_view(image: np.ndarray, size: int) -> np.ndarray:
+    """The edge's view of a frame (plain bilinear resize) -> 3xSxS float32 BGR 0..255."""
+    return to_model_input(image, size)[0]
+
+
+class LabelledImages:
+    """The images of one split (a .lst file under a prepared folder), decoded once and kept in memory.
+
+    The sample data and a typical recycling dataset are a few thousand small images, so
+    keeping them decoded (at most max_side pixels) is cheaper than decoding every epoch.
+    """
+
+    def __init__(self, root: Path, lst_file: str, max_side: int = 320) -> None:
+        rows = read_lst(root / lst_file)
+        self.labels: List[int] = [label for label, _ in rows]
+        self.paths: List[Path] = [root / relative for _, relative in rows]
+        self.images: List[np.ndarray] = [_shrink(read_bgr(path), max_side) for path in self.paths]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image
+    factor = max_side / max(height, width)
+    return cv2.resize(image, (max(1, int(width * factor)), max(1, int(height * factor))), interpolation=cv2.INTER_AREA)
+
+
+def iterate_batches(
+    data: LabelledImages,
+    batch_size: int,
+    size: int,
+    rng: random.Random,
+    train: bool,
+) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """(images NxCxSxS float32, labels N float32) batches; shuffled and augmented when train."""
+    order = list(range(len(data)))
+    if train:
+        rng.shuffle(order)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start:start + batch_size]
+        if train and len(chosen) < 2 and start > 0:
+            break  # a batch of one breaks BatchNorm statistics; the image comes back next epoch
+        views = [augment(data.images[i], size, rng) if train else evaluation_view(data.images[i], size) for i in chosen]
+        labels = np.array([data.labels[i] for i in chosen], dtype=np.float32)
+        yield np.stack(views), labels
+
+
+def class_weights(labels: Sequence[int], num_classes: int) -> np.ndarray:
+    """Loss weight per class, inversely proportional to its frequency (mean weight 1)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes).astype(np.float64)
+    counts[counts == 0] = 1.0
+    weights = counts.sum() / (num_classes * counts)
+    return weights.astype(np.float32)

@@ -1,0 +1,84 @@
+"""The classifier: in-graph preprocessing, a Gluon ResNet backbone and a new output layer.
+
+The network takes BGR float32 NCHW 0..255 (what every edge runtime feeds it) and does the
+BGR->RGB swap and the ImageNet mean/std normalization itself, so the exported graph carries
+them and no runtime can drift from training. ResNet ends in global average pooling, so the
+same weights accept any input size: training may run smaller than the 224 exported input.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+import mxnet as mx
+from mxnet import gluon
+from mxnet.gluon import nn
+from mxnet.gluon.model_zoo import vision
+
+from sorter_common.model_input import MEAN_RGB, STD_RGB
+
+ARCHITECTURES: Dict[str, str] = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
+DEFAULT_ARCHITECTURE = "resnet18"
+
+
+class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]
+    """BGR 0..255 in, class scores (logits) out."""
+
+    def __init__(self, features: gluon.HybridBlock, num_classes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.name_scope():
+            # Constants, not trainable: stored in the params file and exported as ONNX initializers.
+            self.mean = self.params.get_constant("mean", mx.nd.array(MEAN_RGB).reshape((1, 3, 1, 1)))
+            self.inv_std = self.params.get_constant("inv_std", (1.0 / mx.nd.array(STD_RGB)).reshape((1, 3, 1, 1)))
+            self.features = features
+            self.output = nn.Dense(num_classes)
+
+    def hybrid_forward(self, F: Any, x: Any, mean: Any, inv_std: Any) -> Any:  # noqa: N803 (Gluon's name)
+        # slice + concat rather than reverse: every exporter (ONNX, DeepLens mo) knows these ops.
+        rgb = F.concat(
+            F.slice_axis(x, axis=1, begin=2, end=3),
+            F.slice_axis(x, axis=1, begin=1, end=2),
+            F.slice_axis(x, axis=1, begin=0, end=1),
+            dim=1,
+        )
+        normalized = F.broadcast_mul(F.broadcast_sub(rgb, mean), inv_std)
+        return self.output(self.features(normalized))
+
+
+class WithSoftmax(gluon.HybridBlock):  # type: ignore[misc]
+    """The exported form: probabilities, so every edge runtime reads the same numbers."""
+
+    def __init__(self, classifier: EdgeClassifier, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.classifier = classifier
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803
+        return F.softmax(self.classifier(x), axis=1)
+
+
+def build_network(architecture: str, num_classes: int, pretrained: bool, contexts: Sequence[mx.Context]) -> EdgeClassifier:
+    """A ResNet with ImageNet weights when pretrained (downloaded from the Gluon model zoo)."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError("architecture {!r} is not one of {}".format(architecture, sorted(ARCHITECTURES)))
+    zoo_name = ARCHITECTURES[architecture]
+    if pretrained:
+        backbone = vision.get_model(zoo_name, pretrained=True, ctx=list(contexts))
+    else:
+        backbone = vision.get_model(zoo_name, pretrained=False)
+        backbone.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=list(contexts))
+    net = EdgeClassifier(backbone.features, num_classes, prefix="trashsorter_")
+    net.output.initialize(mx.init.Xavier(), ctx=list(contexts))
+    for constant in (net.mean, net.inv_std):
+        constant.initialize(ctx=list(contexts))
+    return net
+
+
+def set_backbone_trainable(net: EdgeClassifier, trainable: bool) -> None:
+    """Freeze (no gradients, no updates) or unfreeze the pretrained feature extractor."""
+    net.features.collect_params().setattr("grad_req", "write" if trainable else "null")
+
+
+def contexts_available() -> List[mx.Context]:
+    """Every GPU present, else the CPU."""
+    gpus = mx.context.num_gpus()
+    return [mx.gpu(i) for i in range(gpus)] if gpus else [mx.cpu()]

@@ -1,0 +1,337 @@
+"""The training entry point: SageMaker script mode (MXNet 1.9 container) and local runs alike.
+
+In SageMaker the data channel, model folder and hyperparameters come from SM_CHANNEL_*,
+SM_MODEL_DIR and command-line arguments; locally they are plain paths and options
+(`python -m training train DATA MODEL_DIR`). SageMaker packs SM_MODEL_DIR into model.tar.gz
+itself, so there the artifact files are written loose; locally they are packed here.
+
+Metrics are printed as `name=value` pairs that METRIC_DEFINITIONS' regexes parse.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script (SageMaker: `python training/train.py ...` from the bundled source
+    # folder): make the folder holding the training and sorter_common packages importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from sorter_common.artifact import ARCHIVE_NAME, LABELS_FILE
+from sorter_common.classes import parse_labels
+from training import archive, data, export, network
+
+METRIC_DEFINITIONS = [
+    {"Name": "train:loss", "Regex": r"train:loss=([0-9.]+)"},
+    {"Name": "train:accuracy", "Regex": r"train:accuracy=([0-9.]+)"},
+    {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9.]+)"},
+]
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path
+    model_dir: Path
+    output_data_dir: Optional[Path] = None
+    architecture: str = network.DEFAULT_ARCHITECTURE
+    pretrained: bool = True
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    optimizer: str = "sgd"
+    warmup_epochs: int = 0
+    freeze_epochs: int = 0
+    patience: int = 5
+    image_size: int = 224
+    seed: int = 0
+    model_version: Optional[str] = None
+    archive: bool = True
+    progress: bool = True
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    validation_accuracy: Optional[float]
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    classes: List[str]
+    best_epoch: int
+    history: List[EpochResult]
+    metrics: Dict[str, float]
+    model_dir: Path
+    archive: Optional[Path]
+    images_per_second: float
+
+
+def parse_bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "y", "on"):
+        return True
+    if lowered in ("0", "false", "no", "n", "off"):
+        return False
+    raise argparse.ArgumentTypeError("expected true or false, got {!r}".format(text))
+
+
+def _default_channel() -> Optional[str]:
+    """SageMaker's data channel: 'training' by convention, else the only channel given."""
+    for name in ("SM_CHANNEL_TRAINING", "SM_CHANNEL_TRAIN", "SM_CHANNEL_DATA"):
+        if os.environ.get(name):
+            return os.environ[name]
+    channels = json.loads(os.environ.get("SM_CHANNELS", "[]"))
+    if len(channels) == 1:
+        return os.environ.get("SM_CHANNEL_" + channels[0].upper())
+    return None
+
+
+def in_sagemaker() -> bool:
+    return "SM_MODEL_DIR" in os.environ or "SM_TRAINING_ENV" in os.environ
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by `python -m training train` and SageMaker's hyperparameters."""
+    parser.add_argument("data_dir", nargs="?", default=_default_channel(), help="prepared data folder (SM_CHANNEL_TRAINING)")
+    parser.add_argument("model_dir", nargs="?", default=os.environ.get("SM_MODEL_DIR"), help="where the model goes (SM_MODEL_DIR)")
+    parser.add_argument("--output-data-dir", default=os.environ.get("SM_OUTPUT_DATA_DIR"), help="training history (SM_OUTPUT_DATA_DIR)")
+    parser.add_argument("--architecture", "--arch", choices=sorted(network.ARCHITECTURES), default=network.DEFAULT_ARCHITECTURE)
+    parser.add_argument("--pretrained", type=parse_bool, default=True, help="ImageNet weights from the Gluon model zoo (true/false)")
+    parser.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="random initial weights (offline)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", "--lr", type=float, default=0.01)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--weight-decay", "--wd", type=float, default=1e-4)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up before the cosine decay")
+    parser.add_argument("--freeze-epochs", type=int, default=0, help="train only the new output layer for this many epochs")
+    parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation accuracy")
+    parser.add_argument("--image-size", type=int, default=224, help="training resolution; the export is always 224x224")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model-version", default=None, help="version in model.json (default: params hash)")
+    parser.add_argument("--archive", type=parse_bool, default=None, help="pack model.tar.gz (default: only outside SageMaker)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    if not args.data_dir or not args.model_dir:
+        raise ValueError("give DATA and MODEL_DIR (or run inside SageMaker, which sets SM_CHANNEL_TRAINING and SM_MODEL_DIR)")
+    for name in ("epochs", "batch_size", "image_size"):
+        if getattr(args, name) < 1:
+            raise ValueError("--{} must be at least 1".format(name.replace("_", "-")))
+    if args.image_size < 32:
+        raise ValueError("--image-size must be at least 32 (ResNet downsamples 32 times)")
+    return TrainConfig(
+        data_dir=Path(args.data_dir),
+        model_dir=Path(args.model_dir),
+        output_data_dir=Path(args.output_data_dir) if args.output_data_dir else None,
+        architecture=args.architecture,
+        pretrained=args.pretrained,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        optimizer=args.optimizer,
+        warmup_epochs=args.warmup_epochs,
+        freeze_epochs=args.freeze_epochs,
+        patience=args.patience,
+        image_size=args.image_size,
+        seed=args.seed,
+        model_version=args.model_version,
+        archive=(not in_sagemaker()) if args.archive is None else args.archive,
+        progress=not args.quiet,
+    )
+
+
+def seed_everything(seed: int) -> None:
+    mx.random.seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _trainer(net: network.EdgeClassifier, config: TrainConfig, steps_per_epoch: int) -> gluon.Trainer:
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(config.warmup_epochs * steps_per_epoch, total - 1)
+    schedule = mx.lr_scheduler.CosineScheduler(
+        max_update=total, base_lr=config.learning_rate, final_lr=config.learning_rate * 0.01, warmup_steps=warmup
+    )
+    options: Dict[str, Any] = {"learning_rate": config.learning_rate, "wd": config.weight_decay, "lr_scheduler": schedule}
+    if config.optimizer == "sgd":
+        options["momentum"] = config.momentum
+    return gluon.Trainer(net.collect_params(), config.optimizer, options)
+
+
+def accuracy(net: network.EdgeClassifier, images: data.LabelledImages, config: TrainConfig, contexts: Sequence[mx.Context]) -> float:
+    """Top-1 accuracy on evaluation views (the edge's resize, no augmentation)."""
+    correct = 0
+    rng = random.Random(0)
+    for batch, labels in data.iterate_batches(images, config.batch_size, config.image_size, rng, train=False):
+        scores = net(mx.nd.array(batch, ctx=contexts[0]))
+        correct += int((scores.argmax(axis=1).asnumpy() == labels).sum())
+    return correct / max(1, len(images))
+
+
+def log_metrics(epoch: int, result: EpochResult) -> None:
+    """One line SageMaker metric definitions can parse, e.g. validation:accuracy=0.912."""
+    parts = ["epoch={}".format(epoch), "train:loss={:.4f}".format(result.train_loss), "train:accuracy={:.4f}".format(result.train_accuracy)]
+    if result.validation_accuracy is not None:
+        parts.append("validation:accuracy={:.4f}".format(result.validation_accuracy))
+    parts.append("seconds={:.1f}".format(result.seconds))
+    print(" ".join(parts), flush=True)
+
+
+def train_epoch(
+    net: network.EdgeClassifier,
+    trainer: gluon.Trainer,
+    images: data.LabelledImages,
+    weights: mx.nd.NDArray,
+    config: TrainConfig,
+    contexts: Sequence[mx.Context],
+    rng: random.Random,
+    epoch: int,
+) -> EpochResult:
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    start = time.time()
+    total_loss, correct, seen = 0.0, 0, 0
+    batches = data.iterate_batches(images, config.batch_size, config.image_size, rng, train=True)
+    steps = (len(images) + config.batch_size - 1) // config.batch_size
+    for batch, labels in tqdm(batches, total=steps, desc="epoch {}".format(epoch), unit="batch", disable=not config.progress, leave=False):
+        parts = gluon.utils.split_and_load(batch, contexts, even_split=False)
+        label_parts = gluon.utils.split_and_load(labels, contexts, even_split=False)
+        with autograd.record():
+            outputs = [net(x) for x in parts]
+            # Class-imbalance handling: each sample's loss is weighted by its class's weight.
+            losses = [loss_fn(out, y, weights.as_in_context(y.context).take(y).reshape((-1, 1))) for out, y in zip(outputs, label_parts)]
+        autograd.backward(losses)
+        trainer.step(len(labels))
+        for out, y, loss in zip(outputs, label_parts, losses):
+            total_loss += float(loss.sum().asscalar())
+            correct += int((out.argmax(axis=1) == y).sum().asscalar())
+        seen += len(labels)
+    return EpochResult(epoch, total_loss / max(1, seen), correct / max(1, seen), None, time.time() - start)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train, keep the best epoch, export and write the model artifact into config.model_dir."""
+    seed_everything(config.seed)
+    contexts = network.contexts_available()
+    classes = parse_labels((config.data_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    cache_side = max(64, int(config.image_size * 1.15))
+    train_images = data.LabelledImages(config.data_dir, "train.lst", max_side=cache_side)
+    validation_images = data.LabelledImages(config.data_dir, "validation.lst", max_side=cache_side)
+    if len(train_images) == 0:
+        raise ValueError("{} has no training images".format(config.data_dir / "train.lst"))
+    net = network.build_network(config.architecture, len(classes), config.pretrained, contexts)
+    net.hybridize(static_alloc=True)
+    steps_per_epoch = (len(train_images) + config.batch_size - 1) // config.batch_size
+    trainer = _trainer(net, config, steps_per_epoch)
+    weights = mx.nd.array(data.class_weights(train_images.labels, len(classes)))
+    rng = random.Random(config.seed)
+    history: List[EpochResult] = []
+    best_accuracy, best_epoch = -1.0, 0
+    trained_images, trained_seconds = 0, 0.0
+    with tempfile.TemporaryDirectory(prefix="trash-sorter-train-") as scratch:
+        best_params = Path(scratch) / "best.params"
+        for epoch in range(1, config.epochs + 1):
+            network.set_backbone_trainable(net, trainable=epoch > config.freeze_epochs)
+            result = train_epoch(net, trainer, train_images, weights, config, contexts, rng, epoch)
+            trained_images += len(train_images)
+            trained_seconds += result.seconds
+            # With no validation images, the training accuracy decides the best epoch.
+            score = result.train_accuracy
+            if len(validation_images):
+                result.validation_accuracy = accuracy(net, validation_images, config, contexts)
+                score = result.validation_accuracy
+            history.append(result)
+            log_metrics(epoch, result)
+            if score > best_accuracy:
+                best_accuracy, best_epoch = score, epoch
+                net.save_parameters(str(best_params))
+            elif epoch - best_epoch >= config.patience:
+                print("early stop: no better validation accuracy for {} epochs".format(config.patience), flush=True)
+                break
+        net.load_parameters(str(best_params), ctx=contexts)
+    best = history[best_epoch - 1]
+    metrics = {"train:loss": best.train_loss, "train:accuracy": best.train_accuracy, "best_epoch": float(best_epoch)}
+    if best.validation_accuracy is not None:
+        metrics["validation:accuracy"] = best.validation_accuracy
+    print("best epoch={} validation:accuracy={:.4f}".format(best_epoch, best_accuracy), flush=True)
+    archive_path = write_artifact(net, classes, metrics, config)
+    if config.output_data_dir is not None:
+        config.output_data_dir.mkdir(parents=True, exist_ok=True)
+        (config.output_data_dir / "training-history.json").write_text(
+            json.dumps([asdict(entry) for entry in history], indent=2) + "\n", encoding="utf-8"
+        )
+    return TrainResult(
+        classes=classes,
+        best_epoch=best_epoch,
+        history=history,
+        metrics=metrics,
+        model_dir=config.model_dir,
+        archive=archive_path,
+        images_per_second=trained_images / max(trained_seconds, 1e-9),
+    )
+
+
+def _hyperparameters(config: TrainConfig) -> Dict[str, Any]:
+    keep = ("architecture", "pretrained", "epochs", "batch_size", "learning_rate", "momentum", "weight_decay",
+            "optimizer", "warmup_epochs", "freeze_epochs", "patience", "image_size", "seed")
+    return {key: getattr(config, key) for key in keep}
+
+
+def write_artifact(net: network.EdgeClassifier, classes: List[str], metrics: Dict[str, float], config: TrainConfig) -> Optional[Path]:
+    """Export into model_dir (loose files, as SageMaker wants) or pack model_dir/model.tar.gz."""
+    config.model_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="trash-sorter-export-") as scratch:
+        staging = config.model_dir if not config.archive else Path(scratch)
+        _, params_file, _ = export.export_all(net, staging)
+        version = config.model_version or archive.model_version(params_file)
+        info = archive.model_info(classes, version, config.architecture, metrics, _hyperparameters(config))
+        archive.write_model_files(staging, classes, info)
+        if not config.archive:
+            return None
+        target = archive.pack(staging, Path(scratch) / ARCHIVE_NAME)
+        final = config.model_dir / ARCHIVE_NAME
+        shutil.move(str(target), str(final))
+        return final
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_arguments(parser)
+    # SageMaker may pass hyperparameters this script does not know; say so, do not fail.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print("ignoring unknown arguments: {}".format(" ".join(unknown)), file=sys.stderr)
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
+    train(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
