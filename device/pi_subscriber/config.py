@@ -158,7 +158,7 @@ def _number(name: str, value: object, *, minimum: float, maximum: float | None =
 def _colour(name: str, value: object) -> Colour:
     if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
         return (int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16))
-    if (isinstance(value, list) and len(value) == 3
+    if (isinstance(value, (list, tuple)) and len(value) == 3
             and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
         return (value[0], value[1], value[2])
     raise _bad(name, value, "expected '#rrggbb' or [r, g, b] with 0..255")
