@@ -131,9 +131,10 @@ class LocalBroker:
             os.chown(self.config_path, self._run_as.pw_uid, self._run_as.pw_gid)
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start mosquitto and return once it accepts TCP connections on the port."""
+        """Start mosquitto and return once it says it is running and accepts TCP connections."""
         if self.running:
             return
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         # Appending keeps the log of earlier runs (an outage test reads the whole story).
         log = open(self.log_path, "ab")  # noqa: SIM115 - the broker process owns it until stop()
         try:
@@ -147,7 +148,8 @@ class LocalBroker:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise BrokerError(f"mosquitto exited with {self._process.returncode}:\n{self.log_text()[-2000:]}")
-            if _accepts(self.host, self.port):
+            # Both: something else listening on the port must not pass for our broker.
+            if " running" in self._log_since(log_start) and _accepts(self.host, self.port):
                 return
             time.sleep(0.02)
         self.kill()
@@ -175,6 +177,11 @@ class LocalBroker:
     def restart(self, timeout: float = 10.0) -> None:
         self.kill()
         self.start(timeout)
+
+    def _log_since(self, offset: int) -> str:
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def log_text(self) -> str:
         try:
