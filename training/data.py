@@ -57,10 +57,10 @@ def color_jitter(image: np.ndarray, rng: random.Random, strength: float = 0.3) -
 
 def augment(image: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
     """One training view of a BGR image -> 3xSxS float32 BGR 0..255."""
-    view = random_resized_crop(image, size, rng)
+    view = random_resized_crop(color_jitter(image, rng), size, rng)  # jitter first: fewer pixels
     if rng.random() < 0.5:
         view = view[:, ::-1]
-    return np.ascontiguousarray(color_jitter(view, rng).transpose(2, 0, 1))
+    return np.ascontiguousarray(view.transpose(2, 0, 1))
 
 
 def evaluation_view(image: np.ndarray, size: int) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 The network takes BGR float32 NCHW 0..255 (what every edge runtime feeds it) and does the
 BGR->RGB swap and the ImageNet mean/std normalization itself, so the exported graph carries
-them and no runtime can drift from training. ResNet ends in global average pooling, so the
-same weights accept any input size: training may run smaller than the 224 exported input.
+them and no runtime can drift from training. For quick CPU runs (tests, the demo) the
+graph can average-pool the frame down by a fixed factor first (`downscale`): the network then
+computes at 112 or 56 pixels, and training and the export still share the very same graph.
 """
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ from sorter_common.model_input import MEAN_RGB, STD_RGB
 
 ARCHITECTURES: Dict[str, str] = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
 DEFAULT_ARCHITECTURE = "resnet18"
+# 224 divided by these stays a whole number: 224, 112, 56 pixels inside the network.
+DOWNSCALES = (1, 2, 4)
 
 
 class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]
     """BGR 0..255 in, class scores (logits) out."""
 
-    def __init__(self, features: gluon.HybridBlock, num_classes: int, **kwargs: Any) -> None:
+    def __init__(self, features: gluon.HybridBlock, num_classes: int, downscale: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.downscale = downscale
         with self.name_scope():
             # Constants, not trainable: stored in the params file and exported as ONNX initializers.
             self.mean = self.params.get_constant("mean", mx.nd.array(MEAN_RGB).reshape((1, 3, 1, 1)))
@@ -41,6 +45,9 @@ class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]
             dim=1,
         )
         normalized = F.broadcast_mul(F.broadcast_sub(rgb, mean), inv_std)
+        if self.downscale > 1:  # area downsampling, the same in training and on the edge
+            k = self.downscale
+            normalized = F.Pooling(normalized, kernel=(k, k), stride=(k, k), pool_type="avg")
         return self.output(self.features(normalized))
 
 
@@ -56,8 +63,12 @@ class WithSoftmax(gluon.HybridBlock):  # type: ignore[misc]
         return F.softmax(self.classifier(x), axis=1)
 
 
-def build_network(architecture: str, num_classes: int, pretrained: bool, contexts: Sequence[mx.Context]) -> EdgeClassifier:
+def build_network(
+    architecture: str, num_classes: int, pretrained: bool, contexts: Sequence[mx.Context], downscale: int = 1
+) -> EdgeClassifier:
     """A ResNet with ImageNet weights when pretrained (downloaded from the Gluon model zoo)."""
+    if downscale not in DOWNSCALES:
+        raise ValueError("downscale {} is not one of {}".format(downscale, DOWNSCALES))
     if architecture not in ARCHITECTURES:
         raise ValueError("architecture {!r} is not one of {}".format(architecture, sorted(ARCHITECTURES)))
     zoo_name = ARCHITECTURES[architecture]
@@ -66,7 +77,7 @@ def build_network(architecture: str, num_classes: int, pretrained: bool, context
     else:
         backbone = vision.get_model(zoo_name, pretrained=False)
         backbone.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=list(contexts))
-    net = EdgeClassifier(backbone.features, num_classes, prefix="trashsorter_")
+    net = EdgeClassifier(backbone.features, num_classes, downscale=downscale, prefix="trashsorter_")
     net.output.initialize(mx.init.Xavier(), ctx=list(contexts))
     for constant in (net.mean, net.inv_std):
         constant.initialize(ctx=list(contexts))

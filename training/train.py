@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from sorter_common.artifact import ARCHIVE_NAME, LABELS_FILE
 from sorter_common.classes import parse_labels
+from sorter_common.model_input import INPUT_SIZE
 from training import archive, data, export, network
 
 METRIC_DEFINITIONS = [
@@ -59,7 +60,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     freeze_epochs: int = 0
     patience: int = 5
-    image_size: int = 224
+    downscale: int = 1
     seed: int = 0
     model_version: Optional[str] = None
     archive: bool = True
@@ -127,7 +128,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up before the cosine decay")
     parser.add_argument("--freeze-epochs", type=int, default=0, help="train only the new output layer for this many epochs")
     parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation accuracy")
-    parser.add_argument("--image-size", type=int, default=224, help="training resolution; the export is always 224x224")
+    parser.add_argument(
+        "--downscale", type=int, choices=network.DOWNSCALES, default=1,
+        help="average-pool the 224x224 input by this factor inside the network (fast CPU runs)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-version", default=None, help="version in model.json (default: params hash)")
     parser.add_argument("--archive", type=parse_bool, default=None, help="pack model.tar.gz (default: only outside SageMaker)")
@@ -137,11 +141,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not args.data_dir or not args.model_dir:
         raise ValueError("give DATA and MODEL_DIR (or run inside SageMaker, which sets SM_CHANNEL_TRAINING and SM_MODEL_DIR)")
-    for name in ("epochs", "batch_size", "image_size"):
+    for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError("--{} must be at least 1".format(name.replace("_", "-")))
-    if args.image_size < 32:
-        raise ValueError("--image-size must be at least 32 (ResNet downsamples 32 times)")
     return TrainConfig(
         data_dir=Path(args.data_dir),
         model_dir=Path(args.model_dir),
@@ -157,7 +159,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         warmup_epochs=args.warmup_epochs,
         freeze_epochs=args.freeze_epochs,
         patience=args.patience,
-        image_size=args.image_size,
+        downscale=args.downscale,
         seed=args.seed,
         model_version=args.model_version,
         archive=(not in_sagemaker()) if args.archive is None else args.archive,
@@ -187,7 +189,7 @@ def accuracy(net: network.EdgeClassifier, images: data.LabelledImages, config: T
     """Top-1 accuracy on evaluation views (the edge's resize, no augmentation)."""
     correct = 0
     rng = random.Random(0)
-    for batch, labels in data.iterate_batches(images, config.batch_size, config.image_size, rng, train=False):
+    for batch, labels in data.iterate_batches(images, config.batch_size, INPUT_SIZE, rng, train=False):
         scores = net(mx.nd.array(batch, ctx=contexts[0]))
         correct += int((scores.argmax(axis=1).asnumpy() == labels).sum())
     return correct / max(1, len(images))
@@ -215,7 +217,7 @@ def train_epoch(
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     start = time.time()
     total_loss, correct, seen = 0.0, 0, 0
-    batches = data.iterate_batches(images, config.batch_size, config.image_size, rng, train=True)
+    batches = data.iterate_batches(images, config.batch_size, INPUT_SIZE, rng, train=True)
     steps = (len(images) + config.batch_size - 1) // config.batch_size
     for batch, labels in tqdm(batches, total=steps, desc="epoch {}".format(epoch), unit="batch", disable=not config.progress, leave=False):
         parts = gluon.utils.split_and_load(batch, contexts, even_split=False)
@@ -238,12 +240,12 @@ def train(config: TrainConfig) -> TrainResult:
     seed_everything(config.seed)
     contexts = network.contexts_available()
     classes = parse_labels((config.data_dir / LABELS_FILE).read_text(encoding="utf-8"))
-    cache_side = max(64, int(config.image_size * 1.15))
+    cache_side = int(INPUT_SIZE * 1.15)  # enough pixels for a random crop at the input size
     train_images = data.LabelledImages(config.data_dir, "train.lst", max_side=cache_side)
     validation_images = data.LabelledImages(config.data_dir, "validation.lst", max_side=cache_side)
     if len(train_images) == 0:
         raise ValueError("{} has no training images".format(config.data_dir / "train.lst"))
-    net = network.build_network(config.architecture, len(classes), config.pretrained, contexts)
+    net = network.build_network(config.architecture, len(classes), config.pretrained, contexts, config.downscale)
     net.hybridize(static_alloc=True)
     steps_per_epoch = (len(train_images) + config.batch_size - 1) // config.batch_size
     trainer = _trainer(net, config, steps_per_epoch)
@@ -297,7 +299,7 @@ def train(config: TrainConfig) -> TrainResult:
 
 def _hyperparameters(config: TrainConfig) -> Dict[str, Any]:
     keep = ("architecture", "pretrained", "epochs", "batch_size", "learning_rate", "momentum", "weight_decay",
-            "optimizer", "warmup_epochs", "freeze_epochs", "patience", "image_size", "seed")
+            "optimizer", "warmup_epochs", "freeze_epochs", "patience", "downscale", "seed")
     return {key: getattr(config, key) for key in keep}
 
 
