@@ -107,5 +107,5 @@ def test_a_stop_request_ends_the_backoff_and_missing_credentials_are_refused(pki
     assert connect_with_backoff(link, stop, first_delay_s=5) is None
     assert time.monotonic() - began < 3
     missing = MqttSettings("127.0.0.1", 1, tmp_path / "nope.pem", tmp_path / "nope.key", pki.ca_path, "x")
-    with pytest.raises(ConnectionRefused, match="nope.pem does not exist"):
+    with pytest.raises(ConnectionRefused, match=r"nope\.pem does not exist"):
         MqttLink(missing)
