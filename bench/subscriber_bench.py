@@ -11,6 +11,7 @@ from just before publish() to just after the frame is written (the subscriber's 
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import signal
 import subprocess
@@ -115,7 +116,7 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
     shown = [e for e in events if e["event"] == "shown"]
     seqs = [e["seq"] for e in shown]
     latencies_ms = [(e["t"] - published_at[e["seq"]]) * 1000 for e in shown]
-    out_of_order = sum(1 for before, after in zip(seqs, seqs[1:], strict=False) if after <= before)
+    out_of_order = sum(1 for before, after in itertools.pairwise(seqs) if after <= before)
     ignored = sum(1 for e in events if e["event"] == "ignored")
     return {
         "subscriber_latency_p50": {"value": round(_percentile(latencies_ms, 0.50), 3), "unit": "ms",
