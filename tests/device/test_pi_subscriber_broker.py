@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from device.local_broker import LocalBroker
@@ -14,6 +15,8 @@ from sorter_common.message import MAX_MESSAGE_BYTES, encode, prediction_dict
 from sorter_common.topics import predictions_topic
 
 from .conftest import Camera, SubscriberProcess, unique_client_id
+
+StartSubscriber = Callable[..., SubscriberProcess]
 
 
 def screen() -> patterns.Frame:
@@ -34,7 +37,7 @@ def show(sub: SubscriberProcess, camera: Camera, label: str) -> patterns.Frame:
     return screen()
 
 
-def test_each_label_points_toward_its_bin_in_its_colour(start_subscriber, camera: Camera) -> None:
+def test_each_label_points_toward_its_bin_in_its_colour(start_subscriber: StartSubscriber, camera: Camera) -> None:
     sub = start_subscriber()
 
     recycling = show(sub, camera, "recycling")  # default: blue, bin to the left
@@ -64,7 +67,9 @@ def recycling_mirrored(frame: patterns.Frame, colour: tuple[int, int, int]) -> p
     return tuple(colour if pixel != (0, 0, 0) else pixel for row in rows for pixel in row)
 
 
-def test_bad_messages_are_logged_once_per_kind_counted_and_never_shown(start_subscriber, camera: Camera) -> None:
+def test_bad_messages_are_logged_once_per_kind_counted_and_never_shown(
+    start_subscriber: StartSubscriber, camera: Camera
+) -> None:
     sub = start_subscriber()
     shown = show(sub, camera, "compost")
     topic = predictions_topic(camera.device)
@@ -96,7 +101,9 @@ def test_bad_messages_are_logged_once_per_kind_counted_and_never_shown(start_sub
     assert "Traceback" not in log
 
 
-def test_duplicates_show_once_and_stale_or_out_of_order_never(start_subscriber, camera: Camera) -> None:
+def test_duplicates_show_once_and_stale_or_out_of_order_never(
+    start_subscriber: StartSubscriber, camera: Camera
+) -> None:
     sub = start_subscriber()
     first = show(sub, camera, "landfill")
     seq = camera.seq
@@ -115,7 +122,9 @@ def test_duplicates_show_once_and_stale_or_out_of_order_never(start_subscriber, 
     assert len(shown_seqs) == 2
 
 
-def test_idle_legend_after_a_quiet_spell_then_offline_mark_until_a_heartbeat(start_subscriber, camera: Camera) -> None:
+def test_idle_legend_after_a_quiet_spell_then_offline_mark_until_a_heartbeat(
+    start_subscriber: StartSubscriber, camera: Camera
+) -> None:
     sub = start_subscriber("--idle-after", "0.5", "--offline-after", "1.5")
     show(sub, camera, "recycling")
     sub.wait_event("screen", caption="idle", timeout=3)
@@ -137,7 +146,9 @@ def test_idle_legend_after_a_quiet_spell_then_offline_mark_until_a_heartbeat(sta
     sub.wait_event("screen", caption="idle, camera offline", timeout=3)
 
 
-def test_dim_mode_uses_the_hat_low_light_and_sigterm_clears_the_display(start_subscriber, camera: Camera) -> None:
+def test_dim_mode_uses_the_hat_low_light_and_sigterm_clears_the_display(
+    start_subscriber: StartSubscriber, camera: Camera
+) -> None:
     sub = start_subscriber("--dim", "on")
     frame = show(sub, camera, "unsure")
     pixels, low_light = read_emu_screen()
@@ -153,7 +164,7 @@ def test_dim_mode_uses_the_hat_low_light_and_sigterm_clears_the_display(start_su
 
 
 def test_broker_killed_and_restarted_mid_stream_then_the_next_message_is_shown(
-    start_subscriber, pki: LocalPki, camera: Camera
+    start_subscriber: StartSubscriber, pki: LocalPki, camera: Camera
 ) -> None:
     with LocalBroker(pki) as own_broker:
         sub = start_subscriber(target=own_broker)
@@ -179,7 +190,7 @@ def test_broker_killed_and_restarted_mid_stream_then_the_next_message_is_shown(
 
 
 def test_persistent_session_delivers_what_arrived_while_the_subscriber_was_away(
-    start_subscriber, camera: Camera
+    start_subscriber: StartSubscriber, camera: Camera
 ) -> None:
     sub = start_subscriber()
     show(sub, camera, "landfill")
@@ -193,7 +204,7 @@ def test_persistent_session_delivers_what_arrived_while_the_subscriber_was_away(
     assert colours(screen()) == {(0, 200, 40)}
 
 
-def test_untrusted_client_certificate_gives_one_clear_error(start_subscriber, tmp_path: Path) -> None:
+def test_untrusted_client_certificate_gives_one_clear_error(start_subscriber: StartSubscriber, tmp_path: Path) -> None:
     rogue = make_untrusted_client(tmp_path / "rogue", "stolen-pi")
     sub = start_subscriber(credentials=rogue, wait=False)
     assert sub.process is not None
