@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,15 @@ def test_bad_settings_fail_with_one_line_naming_them(tmp_path: Path, args: list[
         load_config(["--config-dir", str(tmp_path), *args], environ={})
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_the_command_reports_a_bad_setting_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "device.pi_subscriber", "--config-dir", str(tmp_path), "--display", "terminal"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"ERROR device.pi_subscriber: setting 'endpoint' is missing; give --endpoint, TRASH_SORTER_ENDPOINT, "
+        f"or endpoint = \"...\" in {tmp_path / 'subscriber.toml'}"
+    ]
