@@ -16,6 +16,10 @@ PROJECT_TAG = "trash-sorter"
 class TrashSorterStacks:
     data: DataStack
 
+    def all(self) -> list[cdk.Stack]:
+        """Every stack built for this config (edge stacks only when their target is on)."""
+        return [self.data]
+
 
 def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None = None) -> TrashSorterStacks:
     env = cdk.Environment(account=account, region=config.region)

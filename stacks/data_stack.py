@@ -11,7 +11,6 @@ from constructs import Construct
 from sorter_common.bucket_layout import PREFIXES
 from stacks.config import BUCKET_PREFIX, TrashSorterConfig
 from stacks.constructs.data_bucket import DataBucket
-from stacks.nag import acknowledge
 
 
 class DataStack(Stack):
@@ -30,12 +29,6 @@ class DataStack(Stack):
         )
         self.bucket: s3.IBucket = data.bucket
         self.access_log_bucket: s3.IBucket = data.access_log_bucket
-
-        acknowledge(
-            data.access_log_bucket,
-            "AwsSolutions-S1",
-            "This bucket is the access-log target of the data bucket; logging it to itself would loop.",
-        )
 
         CfnOutput(self, "BucketName", value=data.bucket.bucket_name, description="The deeplens- data bucket")
         CfnOutput(

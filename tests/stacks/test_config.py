@@ -1,0 +1,123 @@
+"""Each config rule: a good value parses, a bad one fails with one line naming key, value and rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.config import CONTEXT_KEY, SETTINGS, ConfigError, TrashSorterConfig, load_config
+from tools.cdk_context import cdk_json_context
+
+
+def config_with(**overrides: Any) -> TrashSorterConfig:
+    return load_config({**cdk_json_context(), **overrides})
+
+
+def error_for(**overrides: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        config_with(**overrides)
+    message = str(caught.value)
+    assert "\n" not in message, "config errors are one line"
+    return message
+
+
+def test_defaults_give_the_documented_config() -> None:
+    config = load_config({})
+    assert config.bucket_name is None
+    assert config.region == "us-east-1"
+    assert config.edge_targets == ("greengrass-v2",)
+    assert config.classes == ("compost", "landfill", "recycling")
+    assert config.topic_prefix == "trash-sorter"
+    assert 0 < config.accuracy_gate <= 1
+    assert config.termination_protection is True
+
+
+def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> None:
+    config = config_with(
+        bucketName="deeplens-my-sorter",
+        edgeTargets="greengrass-v2,deeplens",
+        classes="recycling, compost ,landfill,glass",
+        accuracyGate="0.75",
+        epochs="3",
+        useSpotTraining="true",
+        trainingSchedule="rate(7 days)",
+    )
+    assert config.bucket_name == "deeplens-my-sorter"
+    assert config.edge_targets == ("greengrass-v2", "deeplens")
+    assert config.classes == ("compost", "glass", "landfill", "recycling")  # index = sorted position
+    assert config.accuracy_gate == 0.75
+    assert config.epochs == 3
+    assert config.use_spot_training is True
+    assert config.training_schedule == "rate(7 days)"
+
+
+def test_json_types_from_cdk_json_are_accepted() -> None:
+    config = load_config({CONTEXT_KEY: {"edgeTargets": ["deeplens"], "accuracyGate": 1, "classes": ["b", "a"]}})
+    assert config.edge_targets == ("deeplens",)
+    assert config.accuracy_gate == 1.0
+    assert config.classes == ("a", "b")
+
+
+def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
+    keys = [setting.key for setting in SETTINGS]
+    assert len(keys) == len(set(keys))
+    assert isinstance(load_config({}), TrashSorterConfig)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("bucketName", "mybucket", "must start with 'deeplens-'"),
+        ("bucketName", "deeplens-UPPER", "lower-case letters"),
+        ("bucketName", "deeplens-" + "x" * 60, "3-63 characters"),
+        ("bucketName", "deeplens-a..b", "'..'"),
+        ("bucketName", "deeplens-trailing-", "starting and ending with a letter or digit"),
+        ("bucketName", "deeplens-logs-s3alias", "reserves that prefix or suffix"),
+        ("region", "moon-1", "AWS region code"),
+        ("edgeTargets", "greengrass-v1", "greengrass-v2, deeplens"),
+        ("edgeTargets", "", "greengrass-v2, deeplens"),
+        ("classes", "", "class list is empty"),
+        ("classes", "compost", "needs at least two"),
+        ("classes", "compost,compost", "repeats an id"),
+        ("classes", "Compost,landfill", "lower-case letters"),
+        ("classes", "unsure,landfill", "reserved"),
+        ("topicPrefix", "trash/#", "no wildcards"),
+        ("accuracyGate", "1.5", "[0.0, 1.0]"),
+        ("accuracyGate", "-0.1", "[0.0, 1.0]"),
+        ("accuracyGate", "high", "[0.0, 1.0]"),
+        ("epochs", "0", "from 1 to 500"),
+        ("epochs", "2.5", "whole number"),
+        ("batchSize", "0", "from 1 to 1024"),
+        ("learningRate", "0", "(0.0, 1.0]"),
+        ("networkDepth", "101", "18, 34, 50"),
+        ("trainingInstanceType", "p3.2xlarge", "ml.g4dn.xlarge"),
+        ("useSpotTraining", "maybe", "true or false"),
+        ("modelApprovalStatus", "Rejected", "PendingManualApproval, Approved"),
+        ("trainingSchedule", "every sunday", "rate(7 days)"),
+        ("noncurrentVersionDays", "0", "from 1 to 3650"),
+        ("incompleteUploadDays", "0", "from 1 to 365"),
+        ("accessLogRetentionDays", "-1", "from 1 to 3650"),
+        ("terminationProtection", "perhaps", "true or false"),
+    ],
+)
+def test_bad_value_names_key_value_and_rule(key: str, value: str, expected: str) -> None:
+    message = error_for(**{key: value})
+    assert f"{key}={value!r}" in message
+    assert expected in message
+
+
+def test_a_misspelt_command_line_key_fails_with_a_suggestion() -> None:
+    message = error_for(bucketname="deeplens-x")
+    assert "unknown config key 'bucketname'" in message
+    assert "did you mean 'bucketName'?" in message
+
+
+def test_a_misspelt_cdk_json_key_fails() -> None:
+    with pytest.raises(ConfigError, match="unknown config key 'acuracyGate' in cdk.json"):
+        load_config({CONTEXT_KEY: {"acuracyGate": 0.5}})
+
+
+def test_cdk_feature_flags_and_lookups_are_not_taken_for_config_keys() -> None:
+    config = load_config({"@aws-cdk/core:newStyleStackSynthesis": True, "availability-zones:account=1": ["a"]})
+    assert config.region == "us-east-1"

@@ -1,0 +1,80 @@
+"""The gates every stack passes: cdk-nag, cfn-lint and reviewed snapshots."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+import sys
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.stacks.synth import SynthesizedApp
+
+EXPECTED_STACKS = {"TrashSorterData"}
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def test_every_expected_stack_is_synthesized(synthesized_app: SynthesizedApp) -> None:
+    assert EXPECTED_STACKS <= set(synthesized_app.templates)
+
+
+def test_cdk_nag_reports_no_unacknowledged_finding(synthesized_app: SynthesizedApp) -> None:
+    # Errors already fail synthesis; this also catches warnings, which do not.
+    violations = [
+        f"{violation['ruleName']} at {construct['constructPath']}"
+        for report in synthesized_app.validation_report["pluginReports"]
+        for violation in report["violations"]
+        for construct in violation["violatingConstructs"]
+    ]
+    assert violations == []
+
+
+def test_every_acknowledgment_names_a_rule_and_gives_a_reason(synthesized_app: SynthesizedApp) -> None:
+    acknowledgments = [
+        (construct.node.path, rule, reason)
+        for stack in synthesized_app.stacks.all()
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for rule, reason in entry.data.items()
+    ]
+    for path, rule, reason in acknowledgments:
+        assert re.search(r"AwsSolutions-[A-Z]+\d+", rule), f"{path}: {rule} names no cdk-nag rule"
+        assert len(reason.split()) >= 6, f"{path}: the reason for {rule} is too short to review: {reason!r}"
+
+
+def test_cfn_lint_reports_nothing_on_any_template(synthesized_app: SynthesizedApp, project_root: Any) -> None:
+    templates = sorted(str(path) for path in synthesized_app.outdir.glob("*.template.json"))
+    assert templates, "no template was synthesized"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--config-file", str(project_root / ".cfnlintrc"), *templates],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def normalized(value: Any) -> Any:
+    """The template without what changes on every unrelated edit: asset hashes and CDK metadata."""
+    if isinstance(value, dict):
+        return {key: normalized(item) for key, item in value.items() if key != "CDKMetadata"}
+    if isinstance(value, list):
+        return [normalized(item) for item in value]
+    if isinstance(value, str):
+        return ASSET_HASH.sub("<asset-hash>", value)
+    return value
+
+
+@pytest.mark.parametrize("stack_name", sorted(EXPECTED_STACKS))
+def test_stack_matches_its_reviewed_snapshot(
+    synthesized_app: SynthesizedApp, stack_name: str, snapshot: SnapshotAssertion
+) -> None:
+    # After an intended change: `make snapshots`, then review the diff of tests/stacks/__snapshots__.
+    template = normalized(synthesized_app.templates[stack_name])
+    template.get("Conditions", {}).pop("CDKMetadataAvailable", None)
+    assert template == snapshot.use_extension(JSONSnapshotExtension)
