@@ -26,7 +26,7 @@ def read_bgr(path: Path) -> np.ndarray:
     return image
 
 
-def random_resized_crop(image: np.ndarray, size: int, rng: random.Random, scale: Tuple[float, float] = (0.35, 1.0)) -> np.ndarray:
+def random_resized_crop(image: np.ndarray, size: int, rng: random.Random, scale: Tuple[float, float] = (0.5, 1.0)) -> np.ndarray:
     """A random area (and aspect ratio 3/4..4/3) of the image, resized to size x size."""
     height, width = image.shape[:2]
     area = height * width

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 from tqdm import tqdm
 
@@ -63,7 +64,7 @@ def _draw_leaf(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None
 
 
 def _draw_apple_core(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
-    skin = _jitter(rng, rng.choice([(190, 40, 30), (120, 170, 50)]))
+    skin = _jitter(rng, rng.choice([(150, 170, 50), (170, 120, 40)]))
     flesh = _jitter(rng, (235, 220, 170))
     draw.ellipse((size * 0.3, size * 0.15, size * 0.7, size * 0.35), fill=skin)
     draw.rectangle((size * 0.4, size * 0.3, size * 0.6, size * 0.7), fill=flesh)
@@ -81,7 +82,7 @@ def _draw_food_scraps(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) 
 # --- landfill: crumpled wrappers and bags, dark or glossy and striped -------------------------
 
 def _draw_wrapper(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
-    base = _jitter(rng, rng.choice([(30, 30, 35), (90, 30, 110), (160, 160, 170)]))
+    base = _jitter(rng, rng.choice([(30, 30, 35), (90, 30, 110), (70, 20, 40)]))
     outline = _blob(rng, size / 2, size / 2, size * 0.38, 14, 0.35)
     draw.polygon(outline, fill=base)
     stripe = _jitter(rng, rng.choice([(230, 30, 140), (250, 250, 250), (255, 140, 0)]))
@@ -111,7 +112,7 @@ def _draw_styrofoam(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) ->
 # --- recycling: bottles and cans, blue, clear or metallic, upright outlines -------------------
 
 def _draw_bottle(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
-    body = _jitter(rng, rng.choice([(60, 140, 230), (120, 200, 240), (40, 170, 110)]))
+    body = _jitter(rng, rng.choice([(60, 140, 230), (120, 200, 240), (40, 90, 220)]))
     draw.rounded_rectangle((size * 0.36, size * 0.3, size * 0.64, size * 0.92), radius=int(size * 0.08), fill=body)
     draw.polygon([(size * 0.36, size * 0.34), (size * 0.45, size * 0.14), (size * 0.55, size * 0.14), (size * 0.64, size * 0.34)], fill=body)
     draw.rectangle((size * 0.44, size * 0.06, size * 0.56, size * 0.14), fill=_jitter(rng, (20, 60, 200)))
@@ -121,7 +122,7 @@ def _draw_bottle(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> No
 
 def _draw_can(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
     metal = _jitter(rng, (190, 195, 205), 15)
-    label = _jitter(rng, rng.choice([(210, 20, 30), (20, 90, 200), (230, 230, 230)]))
+    label = _jitter(rng, rng.choice([(210, 20, 30), (20, 90, 200), (20, 160, 220)]))
     draw.rectangle((size * 0.32, size * 0.2, size * 0.68, size * 0.85), fill=label)
     draw.ellipse((size * 0.32, size * 0.14, size * 0.68, size * 0.26), fill=metal)
     draw.ellipse((size * 0.32, size * 0.79, size * 0.68, size * 0.91), fill=metal)
@@ -130,7 +131,7 @@ def _draw_can(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
 
 
 def _draw_jar(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
-    glass = _jitter(rng, rng.choice([(150, 210, 230), (90, 160, 120)]))
+    glass = _jitter(rng, rng.choice([(150, 210, 230), (100, 170, 240)]))
     draw.rounded_rectangle((size * 0.3, size * 0.3, size * 0.7, size * 0.88), radius=int(size * 0.1), fill=glass)
     draw.rectangle((size * 0.33, size * 0.18, size * 0.67, size * 0.3), fill=_jitter(rng, (170, 175, 185)))
     draw.line((size * 0.38, size * 0.35, size * 0.38, size * 0.8), fill=(255, 255, 255, 200), width=4)
@@ -161,7 +162,9 @@ def _background(rng: random.Random, size: int) -> Image.Image:
     bottom: Color = tuple(max(0, min(255, c + rng.randint(-60, 60))) for c in top)  # type: ignore[assignment]
     gradient = Image.linear_gradient("L").resize((size, size))
     image = Image.composite(Image.new("RGB", (size, size), bottom), Image.new("RGB", (size, size), top), gradient)
-    grain = Image.effect_noise((size, size), rng.uniform(5, 25)).convert("RGB")
+    # Grain from our own generator: PIL's effect_noise uses the C library's unseeded rand().
+    noise = np.random.RandomState(rng.getrandbits(32)).normal(128, rng.uniform(5, 25), (size, size))
+    grain = Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).convert("RGB")
     return Image.blend(image, grain, 0.15)
 
 
@@ -180,7 +183,7 @@ def draw_image(class_id: str, rng: random.Random, size: int = DEFAULT_IMAGE_SIZE
     # Lighting: brightness and a colour cast, plus a little blur as from a cheap camera.
     image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.7, 1.25))
     cast = Image.new("RGB", (size, size), tuple(rng.randint(0, 255) for _ in range(3)))  # type: ignore[arg-type]
-    image = Image.blend(image, cast, rng.uniform(0.0, 0.12))
+    image = Image.blend(image, cast, rng.uniform(0.0, 0.08))
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.8)))
 
 

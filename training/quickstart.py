@@ -1,0 +1,92 @@
+"""A small trained model.tar.gz in about a minute on a laptop CPU, for tests and the demo.
+
+sample -> prepare -> train (no download, 56-pixel internal resolution) with fixed seeds. The
+result honours the full model contract (224x224 BGR input, labels.txt, model.json, ONNX);
+it is a wiring check, not a good sorter. A finished build is reused when its parameters
+match, so several test sessions (or modules) pay for one training run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from sorter_common.artifact import ARCHIVE_NAME
+from sorter_common.classes import DEFAULT_CLASSES
+
+DEMO_PER_CLASS = 100
+DEMO_EPOCHS = 15
+DEMO_SEED = 0
+DEMO_DOWNSCALE = 4
+STAMP_FILE = "demo-model.json"
+
+
+def _parameters(per_class: int, epochs: int, seed: int, downscale: int) -> Dict[str, Any]:
+    return {"per_class": per_class, "epochs": epochs, "seed": seed, "downscale": downscale, "classes": list(DEFAULT_CLASSES),
+            "recipe": 1}
+
+
+def build_demo_model(
+    workdir: Optional[Path] = None,
+    per_class: int = DEMO_PER_CLASS,
+    epochs: int = DEMO_EPOCHS,
+    seed: int = DEMO_SEED,
+    downscale: int = DEMO_DOWNSCALE,
+    progress: bool = False,
+) -> Path:
+    """Return workdir/model/model.tar.gz, training it first unless a matching build is there.
+
+    workdir also receives the generated images (sample/) and the prepared dataset (data/,
+    with its test split for evaluation). Without workdir, one folder per parameter set
+    under the system temporary folder is used and shared across sessions.
+    """
+    parameters = _parameters(per_class, epochs, seed, downscale)
+    if workdir is None:
+        tag = "-".join(str(parameters[key]) for key in ("per_class", "epochs", "seed", "downscale"))
+        workdir = Path(tempfile.gettempdir()) / "trash-sorter-demo-model-{}-r{}".format(tag, parameters["recipe"])
+    archive_path = workdir / "model" / ARCHIVE_NAME
+    stamp = workdir / STAMP_FILE
+    if archive_path.is_file() and stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == parameters:
+        return archive_path
+    workdir.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename: a crashed or concurrent build never leaves half a model.
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=str(workdir)))
+    try:
+        _build(building, parameters, progress)
+        for name in ("sample", "data", "model"):
+            if (workdir / name).exists():
+                shutil.rmtree(workdir / name)
+            os.replace(building / name, workdir / name)
+        stamp.write_text(json.dumps(parameters), encoding="utf-8")
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return archive_path
+
+
+def _build(folder: Path, parameters: Dict[str, Any], progress: bool) -> None:
+    from training.prepare import prepare_dataset
+    from training.sample import write_sample
+    from training.train import TrainConfig, train
+
+    seed = int(parameters["seed"])
+    write_sample(folder / "sample", DEFAULT_CLASSES, int(parameters["per_class"]), seed=seed, progress=progress)
+    prepare_dataset(folder / "sample", folder / "data", DEFAULT_CLASSES, seed=seed, progress=progress)
+    train(
+        TrainConfig(
+            data_dir=folder / "data",
+            model_dir=folder / "model",
+            pretrained=False,
+            epochs=int(parameters["epochs"]),
+            batch_size=16,
+            optimizer="adam",
+            learning_rate=0.002,
+            patience=parameters["epochs"],
+            downscale=int(parameters["downscale"]),
+            seed=seed,
+            archive=True,
+            progress=progress,
+        )
+    )
