@@ -8,6 +8,7 @@ what a real HAT would show.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import sys
 from pathlib import Path
@@ -81,6 +82,13 @@ class EmulatorRenderer(SenseHatRenderer):
     def close(self) -> None:
         if self._lock_mine and self._lock.mine:
             self._lock.release()
+        # sense_emu names a joystick socket after each process and never removes it; remove ours
+        # (only the name: its background thread still owns the socket itself).
+        from sense_emu.stick import stick_address
+
+        _family, _type, server_address = stick_address()
+        if isinstance(server_address, str):
+            (Path(server_address).parent / f"rpi-sense-emu-client-{os.getpid()}").unlink(missing_ok=True)
 
 
 class TerminalRenderer:

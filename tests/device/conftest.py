@@ -184,4 +184,7 @@ def start_subscriber(
 
     yield start
     for process in started:
-        process.kill()
+        try:
+            process.stop(timeout=5)  # the way systemd stops it, so it tidies up after itself
+        finally:
+            process.kill()

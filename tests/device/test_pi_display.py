@@ -39,8 +39,11 @@ def test_emulator_renderer_stands_in_for_the_gui_lock_and_gives_it_back(emu_scre
     renderer = display.EmulatorRenderer()
     with open(lock_filename()) as lock:
         assert int(lock.read()) == os.getpid()
+    client_socket = f"/dev/shm/rpi-sense-emu-client-{os.getpid()}"
+    assert os.path.exists(client_socket)
     renderer.close()
     assert not os.path.exists(lock_filename())
+    assert not os.path.exists(client_socket)  # no litter in /dev/shm, one file per run otherwise
 
 
 def test_terminal_renderer_prints_each_led_in_24_bit_colour_with_a_caption() -> None:
