@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from training.cli import main
+from training.errors import UsageError
+from training.upload import MIB, parse_s3_uri, upload_folder
+
+BUCKET = "deeplens-trash-sorter-test"
+
+
+@pytest.fixture()
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.create_bucket(Bucket="not-deeplens-bucket")
+        yield client
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "prepared"
+    (root / "images" / "compost").mkdir(parents=True)
+    (root / "images" / "compost" / "a.jpg").write_bytes(b"\xff\xd8jpeg-a")
+    (root / "train.lst").write_text("0\t0.0\timages/compost/a.jpg\n")
+    (root / "big.bin").write_bytes(bytes(range(256)) * (11 * MIB // 256))  # 11 MiB: a multipart upload
+    (root / ".DS_Store").write_bytes(b"junk")
+    return root
+
+
+def _keys(client: Any, bucket: str = BUCKET) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_uploads_once_then_skips_unchanged_and_reuploads_changed(s3: Any, folder: Path) -> None:
+    uri = "s3://{}/datasets/v1/".format(BUCKET)
+    first = upload_folder(folder, uri, s3=s3, progress=False, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    assert sorted(first.uploaded) == ["datasets/v1/big.bin", "datasets/v1/images/compost/a.jpg", "datasets/v1/train.lst"]
+    assert _keys(s3) == sorted(first.uploaded)
+    big = s3.head_object(Bucket=BUCKET, Key="datasets/v1/big.bin")
+    assert big["ContentLength"] == (folder / "big.bin").stat().st_size
+    assert "-" in big["ETag"]  # multipart ETags end in -<parts>
+    assert s3.get_object(Bucket=BUCKET, Key="datasets/v1/train.lst")["Body"].read() == (folder / "train.lst").read_bytes()
+
+    second = upload_folder(folder, uri, s3=s3, progress=False)
+    assert second.uploaded == [] and sorted(second.skipped) == sorted(first.uploaded)
+
+    (folder / "train.lst").write_text("0\t0.0\timages/compost/b.jpg\n")  # same size, new content
+    third = upload_folder(folder, uri, s3=s3, progress=False)
+    assert third.uploaded == ["datasets/v1/train.lst"]
+    assert s3.get_object(Bucket=BUCKET, Key="datasets/v1/train.lst")["Body"].read().endswith(b"b.jpg\n")
+
+
+def test_dry_run_uploads_nothing(s3: Any, folder: Path) -> None:
+    report = upload_folder(folder, "s3://{}/x".format(BUCKET), dry_run=True, s3=s3, progress=False)
+    assert len(report.uploaded) == 3 and report.dry_run
+    assert _keys(s3) == []
+
+
+def test_refuses_bucket_not_named_deeplens(s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError, match="does not start with 'deeplens-'"):
+        upload_folder(folder, "s3://not-deeplens-bucket/x", s3=s3, progress=False)
+    assert _keys(s3, "not-deeplens-bucket") == []
+    assert main(["upload", str(folder), "s3://not-deeplens-bucket/x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: bucket 'not-deeplens-bucket' does not start with 'deeplens-'; refusing to upload"]
+
+
+def test_upload_command_end_to_end(s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["upload", str(folder), "s3://{}/data".format(BUCKET)]) == 0
+    assert "uploaded 3 file(s)" in capsys.readouterr().out
+    assert main(["upload", str(folder), "s3://{}/data".format(BUCKET)]) == 0
+    assert "uploaded 0 file(s) (0 bytes), skipped 3 unchanged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("uri", ["deeplens-x/prefix", "s3://", "s3:///prefix"])
+def test_parse_s3_uri_rejects_malformed(uri: str) -> None:
+    with pytest.raises(UsageError):
+        parse_s3_uri(uri)
+
+
+def test_parse_s3_uri() -> None:
+    assert parse_s3_uri("s3://deeplens-a/b/c/") == ("deeplens-a", "b/c")
+    assert parse_s3_uri("s3://deeplens-a") == ("deeplens-a", "")
