@@ -51,6 +51,7 @@ class TrashSorterConfig:
     incomplete_upload_days: int
     access_log_retention_days: int
     termination_protection: bool
+    pi_thing_name: str
 
     def has_edge_target(self, target: str) -> bool:
         return target in self.edge_targets
@@ -213,6 +214,18 @@ def _schedule(value: Any) -> str:
     return schedule
 
 
+# IoT thing names allow ':' too, but the name is also the Pi's MQTT client id and part of its
+# Secrets Manager secret name, which does not allow ':'.
+_THING_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+
+
+def _thing_name(value: Any) -> str:
+    name = _text(value)
+    if not _THING_NAME.match(name):
+        raise ValueError("expected 1-128 letters, digits, '_' or '-' (an IoT thing name and MQTT client id)")
+    return name
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -241,6 +254,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("incompleteUploadDays", "incomplete_upload_days", 7, _integer(1, 365)),
     Setting("accessLogRetentionDays", "access_log_retention_days", 365, _integer(1, 3650)),
     Setting("terminationProtection", "termination_protection", True, _boolean),
+    Setting("piThingName", "pi_thing_name", "trash-sorter-pi", _thing_name),
 )
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
 assert {setting.field for setting in SETTINGS} == {field.name for field in fields(TrashSorterConfig)}

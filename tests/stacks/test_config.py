@@ -31,6 +31,7 @@ def test_defaults_give_the_documented_config() -> None:
     assert config.topic_prefix == "trash-sorter"
     assert 0 < config.accuracy_gate <= 1
     assert config.termination_protection is True
+    assert config.pi_thing_name == "trash-sorter-pi"
 
 
 def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> None:
@@ -99,6 +100,8 @@ def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
         ("incompleteUploadDays", "0", "from 1 to 365"),
         ("accessLogRetentionDays", "-1", "from 1 to 3650"),
         ("terminationProtection", "perhaps", "true or false"),
+        ("piThingName", "pi:kitchen", "letters, digits, '_' or '-'"),
+        ("piThingName", "", "letters, digits, '_' or '-'"),
     ],
 )
 def test_bad_value_names_key_value_and_rule(key: str, value: str, expected: str) -> None:
