@@ -1,0 +1,18 @@
+"""The contract between the TrashSorterIot stack and `python -m device.provision`.
+
+The stack names its outputs with these keys and stores the Pi's private key under this secret
+name; the provisioning tool reads them back. One definition, so the two can never drift.
+"""
+
+IOT_STACK_NAME = "TrashSorterIot"
+OUTPUT_THING_NAME = "PiThingName"
+OUTPUT_CERTIFICATE_ARN = "PiCertificateArn"
+OUTPUT_CERTIFICATE_ID = "PiCertificateId"
+OUTPUT_SECRET_ARN = "PiPrivateKeySecretArn"
+OUTPUT_PROVISION_COMMAND = "ProvisionCommand"
+METRICS_NAMESPACE = "TrashSorter"
+
+
+def private_key_secret_name(thing_name: str) -> str:
+    """Secrets Manager name of the thing's certificate private key."""
+    return f"trash-sorter/{thing_name}/private-key"
