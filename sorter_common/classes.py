@@ -1,4 +1,5 @@
 """Class ids and the labels file that travels with every model."""
+
 import re
 from typing import Iterable, List, Sequence
 
@@ -21,15 +22,15 @@ def normalize_classes(ids: Iterable[str]) -> List[str]:
     for class_id in cleaned:
         if not CLASS_ID_PATTERN.match(class_id):
             raise ClassListError(
-                "class id {!r} is not allowed; use lower-case letters, digits and '-', "
-                "starting with a letter, at most 32 characters".format(class_id)
+                f"class id {class_id!r} is not allowed; use lower-case letters, digits and '-', "
+                "starting with a letter, at most 32 characters"
             )
         if class_id == UNSURE:
-            raise ClassListError("class id {!r} is reserved for low-confidence decisions".format(UNSURE))
+            raise ClassListError(f"class id {UNSURE!r} is reserved for low-confidence decisions")
     if len(set(cleaned)) != len(cleaned):
-        raise ClassListError("the class list {!r} repeats an id".format(cleaned))
+        raise ClassListError(f"the class list {cleaned!r} repeats an id")
     if len(cleaned) < 2:
-        raise ClassListError("the class list {!r} has one class; a classifier needs at least two".format(cleaned))
+        raise ClassListError(f"the class list {cleaned!r} has one class; a classifier needs at least two")
     return sorted(cleaned)
 
 

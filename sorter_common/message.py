@@ -4,6 +4,7 @@ Prediction: {"v": 1, "device", "seq", "ts", "label", "confidence", "top": [[labe
 "model"}; label is a class id or "unsure". Status: {"v": 1, "device", "ts", "state", "detail"}.
 Consumers ignore what they cannot parse: parse_* raises MessageError with a kind they can count.
 """
+
 import json
 import math
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -25,7 +26,7 @@ class MessageError(ValueError):
     KIND_UNKNOWN_LABEL = "unknown-label"
 
     def __init__(self, kind: str, detail: str) -> None:
-        super(MessageError, self).__init__("{}: {}".format(kind, detail))
+        super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
 
@@ -70,7 +71,7 @@ def prediction_dict(
 
 def status_dict(device: str, ts: float, state: str, detail: str = "") -> Dict[str, Any]:
     if state not in STATUS_STATES:
-        raise ValueError("status state {!r} is not one of {}".format(state, STATUS_STATES))
+        raise ValueError(f"status state {state!r} is not one of {STATUS_STATES}")
     return {"v": SCHEMA_VERSION, "device": device, "ts": round(float(ts), 3), "state": state, "detail": detail}
 
 
@@ -80,11 +81,11 @@ def encode(message: Dict[str, Any]) -> bytes:
 
 def _load(payload: bytes) -> Dict[str, Any]:
     if len(payload) > MAX_MESSAGE_BYTES:
-        raise MessageError(MessageError.KIND_OVERSIZED, "{} bytes > {}".format(len(payload), MAX_MESSAGE_BYTES))
+        raise MessageError(MessageError.KIND_OVERSIZED, f"{len(payload)} bytes > {MAX_MESSAGE_BYTES}")
     try:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise MessageError(MessageError.KIND_MALFORMED, "not JSON ({})".format(error))
+        raise MessageError(MessageError.KIND_MALFORMED, f"not JSON ({error})") from None
     if not isinstance(data, dict):
         raise MessageError(MessageError.KIND_MALFORMED, "not a JSON object")
     if data.get("v") != SCHEMA_VERSION:
@@ -95,9 +96,9 @@ def _load(payload: bytes) -> Dict[str, Any]:
 def _field(data: Dict[str, Any], name: str, kind: Any) -> Any:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise MessageError(MessageError.KIND_MALFORMED, "field {!r} missing or of the wrong type".format(name))
+        raise MessageError(MessageError.KIND_MALFORMED, f"field {name!r} missing or of the wrong type")
     if isinstance(value, float) and not math.isfinite(value):
-        raise MessageError(MessageError.KIND_MALFORMED, "field {!r} is not a finite number".format(name))
+        raise MessageError(MessageError.KIND_MALFORMED, f"field {name!r} is not a finite number")
     return value
 
 
@@ -107,19 +108,24 @@ def parse_prediction(payload: bytes, classes: Optional[Sequence[str]] = None) ->
     label = _field(data, "label", str)
     confidence = float(_field(data, "confidence", (int, float)))
     if not 0.0 <= confidence <= 1.0:
-        raise MessageError(MessageError.KIND_MALFORMED, "confidence {} outside 0..1".format(confidence))
+        raise MessageError(MessageError.KIND_MALFORMED, f"confidence {confidence} outside 0..1")
     raw_top = _field(data, "top", list)
     top = []  # type: List[Tuple[str, float]]
     for entry in raw_top:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                and isinstance(entry[1], (int, float)) and not isinstance(entry[1], bool)):
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and isinstance(entry[1], (int, float))
+            and not isinstance(entry[1], bool)
+        ):
             raise MessageError(MessageError.KIND_MALFORMED, "'top' entries must be [label, probability]")
         top.append((entry[0], float(entry[1])))
     if classes is not None and label != UNSURE and label not in classes:
-        raise MessageError(MessageError.KIND_UNKNOWN_LABEL, "label {!r} is not one of {}".format(label, list(classes)))
+        raise MessageError(MessageError.KIND_UNKNOWN_LABEL, f"label {label!r} is not one of {list(classes)}")
     seq = _field(data, "seq", int)
     if seq < 0:
-        raise MessageError(MessageError.KIND_MALFORMED, "seq {} is negative".format(seq))
+        raise MessageError(MessageError.KIND_MALFORMED, f"seq {seq} is negative")
     return Prediction(
         device=_field(data, "device", str),
         seq=seq,
@@ -135,7 +141,7 @@ def parse_status(payload: bytes) -> Status:
     data = _load(payload)
     state = _field(data, "state", str)
     if state not in STATUS_STATES:
-        raise MessageError(MessageError.KIND_MALFORMED, "status state {!r} is unknown".format(state))
+        raise MessageError(MessageError.KIND_MALFORMED, f"status state {state!r} is unknown")
     detail = data.get("detail", "")
     return Status(
         device=_field(data, "device", str),

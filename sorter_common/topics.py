@@ -6,17 +6,17 @@ STATUS = "status"
 
 
 def predictions_topic(thing_name: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
-    return "{}/{}/{}".format(prefix, thing_name, PREDICTIONS)
+    return f"{prefix}/{thing_name}/{PREDICTIONS}"
 
 
 def status_topic(thing_name: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
-    return "{}/{}/{}".format(prefix, thing_name, STATUS)
+    return f"{prefix}/{thing_name}/{STATUS}"
 
 
 def all_predictions_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     """Subscription filter for every sorter camera's predictions."""
-    return "{}/+/{}".format(prefix, PREDICTIONS)
+    return f"{prefix}/+/{PREDICTIONS}"
 
 
 def all_status_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
-    return "{}/+/{}".format(prefix, STATUS)
+    return f"{prefix}/+/{STATUS}"

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 
 from stacks.config import TrashSorterConfig
 from stacks.data_stack import DataStack
+from stacks.iot_stack import IotStack
 
 PROJECT_TAG = "trash-sorter"
 
@@ -15,10 +16,11 @@ PROJECT_TAG = "trash-sorter"
 @dataclass(frozen=True)
 class TrashSorterStacks:
     data: DataStack
+    iot: IotStack
 
     def all(self) -> list[cdk.Stack]:
         """Every stack built for this config (edge stacks only when their target is on)."""
-        return [self.data]
+        return [self.data, self.iot]
 
 
 def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None = None) -> TrashSorterStacks:
@@ -30,5 +32,12 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         env=env,
         description="Trash sorter: the deeplens- bucket for datasets and models (retained)",
     )
+    iot = IotStack(
+        app,
+        "TrashSorterIot",
+        config=config,
+        env=env,
+        description="Trash sorter: the Pi's IoT thing, certificate and policy; decisions per bin in CloudWatch",
+    )
     cdk.Tags.of(app).add("project", PROJECT_TAG)
-    return TrashSorterStacks(data=data)
+    return TrashSorterStacks(data=data, iot=iot)

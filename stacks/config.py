@@ -288,5 +288,5 @@ def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
         try:
             values[setting.field] = setting.parse(raw)
         except ValueError as error:
-            raise ConfigError(f"config {setting.key}={raw!r} is not valid: {error}") from None
+            raise ConfigError(f"{setting.key}={raw!r} is not valid: {error}") from None
     return TrashSorterConfig(**values)

@@ -26,15 +26,21 @@ def synthesize(source: Path, outdir: Path) -> dict[str, Path]:
     shutil.rmtree(outdir, ignore_errors=True)
     if not (source / "app.py").exists():
         return {}
-    subprocess.run([str(CDK), "synth", "--quiet", "--app", APP_COMMAND, "--output", str(outdir)], cwd=source, check=True)
+    subprocess.run(
+        [str(CDK), "synth", "--quiet", "--app", APP_COMMAND, "--output", str(outdir)], cwd=source, check=True
+    )
     return stack_templates(outdir)
 
 
 def checkout(ref: str, path: Path) -> None:
     subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=PROJECT_ROOT, capture_output=True)
     shutil.rmtree(path, ignore_errors=True)
-    subprocess.run(["git", "worktree", "add", "--detach", "--force", str(path), ref], cwd=PROJECT_ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(path), ref],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,11 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="HEAD", help="git ref to compare with (default HEAD)")
     args = parser.parse_args(argv)
 
-    resolved = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}"],
-                              cwd=PROJECT_ROOT, capture_output=True, text=True)
+    resolved = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
     if resolved.returncode != 0:
-        print(f"diff error: BASE={args.base!r} is not a commit in this repository; use a branch, tag or SHA",
-              file=sys.stderr)
+        print(
+            f"diff error: BASE={args.base!r} is not a commit in this repository; use a branch, tag or SHA",
+            file=sys.stderr,
+        )
         return 2
 
     base_source = BUILD_DIR / "base-source"
@@ -57,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         print("==> synthesizing the working tree", flush=True)
         head = synthesize(PROJECT_ROOT, BUILD_DIR / "working-tree.out")
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(base_source)], cwd=PROJECT_ROOT,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(base_source)], cwd=PROJECT_ROOT, capture_output=True
+        )
 
     empty = BUILD_DIR / "empty.template.json"
     empty.write_text(json.dumps({}))
@@ -67,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Stack {name}\n[-] removed: the working tree no longer synthesizes this stack\n", flush=True)
             continue
         base_template = base.get(name, empty)
-        subprocess.run([str(CDK), "diff", "--app", str(BUILD_DIR / "working-tree.out"), "--template",
-                        str(base_template), name], check=True)
+        subprocess.run(
+            [str(CDK), "diff", "--app", str(BUILD_DIR / "working-tree.out"), "--template", str(base_template), name],
+            check=True,
+        )
     return 0
 
 

@@ -117,7 +117,7 @@ def test_a_misspelt_command_line_key_fails_with_a_suggestion() -> None:
 
 
 def test_a_misspelt_cdk_json_key_fails() -> None:
-    with pytest.raises(ConfigError, match="unknown config key 'acuracyGate' in cdk.json"):
+    with pytest.raises(ConfigError, match=r"unknown config key .acuracyGate. in cdk\.json"):
         load_config({CONTEXT_KEY: {"acuracyGate": 0.5}})
 
 

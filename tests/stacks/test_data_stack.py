@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk.assertions import Match, Template
 
@@ -13,10 +15,10 @@ from tools.cdk_context import cdk_json_context
 DATA = "TrashSorterData"
 
 
-def data_bucket(app: SynthesizedApp) -> dict:  # type: ignore[type-arg]
+def data_bucket(app: SynthesizedApp) -> dict[str, Any]:
     buckets = app.template(DATA).find_resources("AWS::S3::Bucket", {"Properties": {"BucketName": Match.any_value()}})
     assert len(buckets) == 1
-    return next(iter(buckets.values()))
+    return dict(next(iter(buckets.values())))
 
 
 def test_bucket_name_is_generated_with_the_deeplens_prefix_per_account_and_region(
@@ -90,6 +92,8 @@ def data_bucket_logical_id(app: SynthesizedApp) -> str:
 
 
 def test_a_configured_bucket_name_is_used_as_given() -> None:
-    stack = DataStack(cdk.App(context=cdk_json_context()), "Named", config=load_config({"bucketName": "deeplens-team-sorter"}))
+    stack = DataStack(
+        cdk.App(context=cdk_json_context()), "Named", config=load_config({"bucketName": "deeplens-team-sorter"})
+    )
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::S3::Bucket", {"BucketName": "deeplens-team-sorter"})

@@ -1,0 +1,1 @@
+"""The project's benchmarks; `python -m bench` (make bench) runs them all."""

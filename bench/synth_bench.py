@@ -1,0 +1,44 @@
+"""Synthesis time of the whole app next to an empty CDK app (the jsii start-up floor), same run."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from tools.cdk_context import PROJECT_ROOT, cdk_json_context
+
+EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"
+ROUNDS = 3
+
+
+def _timed_synth(command: list[str], context: dict[str, Any]) -> float:
+    with tempfile.TemporaryDirectory() as outdir:
+        # The CDK CLI hands the app its context and output folder through these variables.
+        env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": outdir}
+        started = time.perf_counter()
+        subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
+def run() -> dict[str, dict[str, Any]]:
+    context = {**cdk_json_context(), "edgeTargets": "greengrass-v2,deeplens"}
+    whole, empty = [], []
+    for _ in range(ROUNDS):  # interleaved, so machine load hits both alike
+        empty.append(_timed_synth([sys.executable, "-c", EMPTY_APP], context))
+        whole.append(_timed_synth([sys.executable, "app.py"], context))
+    whole_s, empty_s = statistics.median(whole), statistics.median(empty)
+    return {
+        "synth_whole_app_s": {"value": round(whole_s, 2), "unit": "s", "goal": ""},
+        "synth_empty_app_s": {"value": round(empty_s, 2), "unit": "s", "goal": ""},
+        "synth_ratio_whole_to_empty": {"value": round(whole_s / empty_s, 2), "unit": "x", "goal": "< 2"},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

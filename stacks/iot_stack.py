@@ -1,0 +1,70 @@
+"""TrashSorterIot: the Pi's identity (thing, certificate, policy) and the decision metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from device.pi_subscriber.config import DEFAULT_CONFIG_DIR
+from sorter_common.iot_identity import (
+    METRICS_NAMESPACE,
+    OUTPUT_CERTIFICATE_ARN,
+    OUTPUT_CERTIFICATE_ID,
+    OUTPUT_PROVISION_COMMAND,
+    OUTPUT_SECRET_ARN,
+    OUTPUT_THING_NAME,
+    private_key_secret_name,
+)
+from stacks.config import TrashSorterConfig
+from stacks.constructs.decision_metrics import DecisionMetrics
+from stacks.constructs.pi_identity import PiIdentity
+
+LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+
+
+class IotStack(Stack):
+    """Everything the Pi needs in AWS IoT; `python -m device.provision` reads its outputs."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: TrashSorterConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+
+        self.pi = PiIdentity(
+            self,
+            "Pi",
+            thing_name=config.pi_thing_name,
+            topic_prefix=config.topic_prefix,
+            secret_name=private_key_secret_name(config.pi_thing_name),
+            log_retention=LOG_RETENTION,
+        )
+        self.metrics = DecisionMetrics(
+            self,
+            "Decisions",
+            topic_prefix=config.topic_prefix,
+            classes=config.classes,
+            namespace=METRICS_NAMESPACE,
+            log_retention=LOG_RETENTION,
+        )
+
+        certificate = self.pi.certificate
+        CfnOutput(self, OUTPUT_THING_NAME, value=self.pi.thing.ref, description="The Pi's IoT thing and client id")
+        CfnOutput(self, OUTPUT_CERTIFICATE_ID, value=certificate.certificate_id, description="The Pi's certificate")
+        CfnOutput(self, OUTPUT_CERTIFICATE_ARN, value=certificate.certificate_arn, description="The Pi's certificate")
+        CfnOutput(
+            self,
+            OUTPUT_SECRET_ARN,
+            value=certificate.secret_arn,
+            description="Secrets Manager secret holding the Pi's private key (the ARN, never the value)",
+        )
+        CfnOutput(
+            self,
+            OUTPUT_PROVISION_COMMAND,
+            value=Fn.join(
+                "",
+                [f"python -m device.provision --stack {self.stack_name} --region ", Aws.REGION, f" --out {DEFAULT_CONFIG_DIR}"],
+            ),
+            description="Run with your AWS credentials to write the Pi's certificate, key, CA and endpoint",
+        )
+        CfnOutput(self, "DashboardName", value=self.metrics.dashboard.dashboard_name, description="Decisions per bin")
