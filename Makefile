@@ -26,13 +26,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 OFFLINE_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup setup-dev synth test lint diff deploy bench snapshots clean distclean
+.PHONY: help setup setup-dev synth test lint diff bootstrap deploy bench snapshots clean distclean
 
 help:
 	@echo "make synth      build the cloud assembly in cdk.out (no AWS account needed)"
 	@echo "make test       run the whole test suite"
 	@echo "make lint       ruff and mypy"
 	@echo "make diff       show what the working tree changes against BASE=<git ref> (default HEAD), no AWS needed"
+	@echo "make bootstrap  cdk bootstrap of your account and the config's region (once, needs AWS credentials)"
 	@echo "make deploy     cdk deploy --all with your AWS credentials (AWS_PROFILE=... to choose)"
 	@echo "make bench      run the benchmarks, write bench/results.json"
 	@echo "make snapshots  update the stack snapshots after an intended change"
@@ -43,12 +44,12 @@ $(VENV)/bin/python:
 
 $(APP_STAMP): | $(VENV)/bin/python
 	@echo "==> installing the CDK app's Python packages (requirements.txt)"
-	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -qq -r requirements.txt -c constraints.txt
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/app-* && touch $@
 
 $(DEV_STAMP): $(APP_STAMP)
 	@echo "==> installing test and tool packages (requirements-dev.txt)"
-	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install -qq -r requirements-dev.txt -c constraints.txt
 	@rm -f $(STAMPS)/dev-* && touch $@
 
 $(NODE_STAMP): $(APP_STAMP)
@@ -79,6 +80,10 @@ lint: setup-dev
 
 diff: setup
 	$(OFFLINE_ENV) $(PY) -m tools.diff_ref --base "$(BASE)"
+
+bootstrap: setup
+	$(PY) -m tools.check_aws_credentials
+	$(CDK) bootstrap
 
 deploy: setup
 	$(PY) -m tools.check_aws_credentials
