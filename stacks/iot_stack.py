@@ -63,7 +63,11 @@ class IotStack(Stack):
             OUTPUT_PROVISION_COMMAND,
             value=Fn.join(
                 "",
-                [f"python -m device.provision --stack {self.stack_name} --region ", Aws.REGION, f" --out {DEFAULT_CONFIG_DIR}"],
+                [
+                    f"python -m device.provision --stack {self.stack_name} --region ",
+                    Aws.REGION,
+                    f" --out {DEFAULT_CONFIG_DIR}",
+                ],
             ),
             description="Run with your AWS credentials to write the Pi's certificate, key, CA and endpoint",
         )

@@ -38,14 +38,6 @@ class PiCertificate(Construct):
         stack = Stack.of(self)
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Creates, deactivates and deletes the Pi's IoT certificate and its key secret",
-        )
-        self.log_group.grant_write(role)
-
         certificates = stack.format_arn(service="iot", resource="cert", resource_name="*")
         # A Secrets Manager ARN ends in '-' and six random characters.
         secret_arn = stack.format_arn(
@@ -54,15 +46,21 @@ class PiCertificate(Construct):
             resource_name=f"{secret_name}-??????",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["iot:CreateKeysAndCertificate"], resources=["*"]))
-        role.add_to_policy(
+        statements = [
             iam.PolicyStatement(
-                actions=["iot:DescribeCertificate", "iot:UpdateCertificate", "iot:DeleteCertificate", "iot:DetachPolicy"],
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
+            ),
+            iam.PolicyStatement(actions=["iot:CreateKeysAndCertificate"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=[
+                    "iot:DescribeCertificate",
+                    "iot:UpdateCertificate",
+                    "iot:DeleteCertificate",
+                    "iot:DetachPolicy",
+                ],
                 resources=[certificates],
-            )
-        )
-        role.add_to_policy(iam.PolicyStatement(actions=["iot:DetachThingPrincipal"], resources=[thing_arn, certificates]))
-        role.add_to_policy(
+            ),
+            iam.PolicyStatement(actions=["iot:DetachThingPrincipal"], resources=[thing_arn, certificates]),
             iam.PolicyStatement(
                 actions=[
                     "secretsmanager:CreateSecret",
@@ -71,7 +69,15 @@ class PiCertificate(Construct):
                     "secretsmanager:DeleteSecret",
                 ],
                 resources=[secret_arn],
-            )
+            ),
+        ]
+        # Inline, so the permissions exist as soon as the role does and outlive the custom resource.
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Creates, deactivates and deletes the Pi's IoT certificate and its key secret",
+            inline_policies={"PiCertificate": iam.PolicyDocument(statements=statements)},
         )
         acknowledge(
             role,
@@ -99,6 +105,10 @@ class PiCertificate(Construct):
             memory_size=256,
             description="Custom resource: the Pi's IoT certificate; its private key only in Secrets Manager",
         )
+        # CDK adds DependsOn the role, which the GetAtt of its ARN already implies (cfn-lint W3005).
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.add_deletion_override("DependsOn")
 
         self.resource = CustomResource(
             self,
@@ -107,8 +117,6 @@ class PiCertificate(Construct):
             resource_type=RESOURCE_TYPE,
             properties={"ThingName": thing_name, "PolicyName": policy_name, "SecretName": secret_name},
         )
-        # Deleting the certificate needs the role's permissions, so they outlive the resource.
-        self.resource.node.add_dependency(role)
         self.certificate_id = self.resource.get_att_string("CertificateId")
         self.certificate_arn = self.resource.get_att_string("CertificateArn")
         self.secret_arn = self.resource.get_att_string("SecretArn")
