@@ -1,0 +1,152 @@
+"""`python -m device.provision`: write the Pi's credentials and endpoint into its config folder.
+
+Runs with the operator's AWS credentials (never on the Pi's own identity): reads the
+TrashSorterIot outputs, fetches the certificate PEM, the private key from Secrets Manager and
+the account's IoT data endpoint, and writes the files the subscriber expects. An existing
+subscriber.toml keeps every setting except endpoint and client_id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from device.pi_subscriber.config import CA_FILE, CERT_FILE, CONFIG_FILE, DEFAULT_CONFIG_DIR, DEFAULT_PORT, KEY_FILE
+from sorter_common.iot_identity import IOT_STACK_NAME, OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN, OUTPUT_THING_NAME
+
+# Amazon Root CA 1, the CA of AWS IoT Core's ATS endpoints; shipped because a Pi being set up
+# may not reach amazontrust.com, and nothing is downloaded here.
+AMAZON_ROOT_CA = Path(__file__).with_name("AmazonRootCA1.pem")
+_OWNED_KEYS = re.compile(r"^\s*(endpoint|client_id)\s*=")
+
+
+class ProvisionError(Exception):
+    """A one-line reason provisioning cannot go on."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    thing_name: str
+    endpoint: str
+    certificate_pem: str
+    private_key: str
+
+
+def fetch(session: Any, stack: str) -> Credentials:
+    """Everything the Pi needs, read with the session's credentials."""
+    try:
+        outputs = _stack_outputs(session.client("cloudformation"), stack)
+        iot = session.client("iot")
+        certificate = iot.describe_certificate(certificateId=outputs[OUTPUT_CERTIFICATE_ID])
+        key = session.client("secretsmanager").get_secret_value(SecretId=outputs[OUTPUT_SECRET_ARN])
+        endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    except NoCredentialsError:
+        raise ProvisionError("no AWS credentials found; set AWS_PROFILE or run `aws configure` first") from None
+    except NoRegionError:
+        raise ProvisionError("no AWS region; pass --region or set AWS_REGION") from None
+    except ClientError as error:
+        raise ProvisionError(f"AWS refused {error.operation_name}: {error.response['Error'].get('Message')}") from None
+    except BotoCoreError as error:
+        raise ProvisionError(str(error)) from None
+    return Credentials(
+        thing_name=outputs[OUTPUT_THING_NAME],
+        endpoint=endpoint,
+        certificate_pem=certificate["certificateDescription"]["certificatePem"],
+        private_key=key["SecretString"],
+    )
+
+
+def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in str(error.response["Error"].get("Message", "")):
+            raise ProvisionError(
+                f"stack {stack} not found in {cloudformation.meta.region_name}; deploy it with `cdk deploy {stack}`"
+            ) from None
+        raise
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+    missing = [key for key in (OUTPUT_THING_NAME, OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN) if key not in outputs]
+    if missing:
+        raise ProvisionError(f"stack {stack} has no output {missing[0]}; is it the TrashSorterIot stack?")
+    return outputs
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    """Write via a temporary file created with its final mode, so the key is never world-readable."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.chmod(temporary, mode)  # the umask may have narrowed it; make it exactly `mode`
+    os.replace(temporary, path)
+
+
+def subscriber_toml(credentials: Credentials, existing: str = "") -> str:
+    """Endpoint and client id first (top-level keys must precede tables); everything else kept."""
+    kept = [line for line in existing.splitlines() if not _OWNED_KEYS.match(line)]
+    head = [
+        "# endpoint and client_id are written by `python -m device.provision`.",
+        f'endpoint = "{credentials.endpoint}"',
+        f'client_id = "{credentials.thing_name}"',
+    ]
+    if not any(re.match(r"^\s*port\s*=", line) for line in kept):
+        head.append(f"port = {DEFAULT_PORT}")
+    return "\n".join([*head, *kept]) + "\n"
+
+
+def write(credentials: Credentials, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / CONFIG_FILE
+    existing = config.read_text() if config.exists() else ""
+    _write(folder / CERT_FILE, credentials.certificate_pem, 0o644)
+    _write(folder / KEY_FILE, credentials.private_key, 0o600)
+    _write(folder / CA_FILE, AMAZON_ROOT_CA.read_text(), 0o644)
+    _write(config, subscriber_toml(credentials, existing), 0o640)
+    return [folder / name for name in (CERT_FILE, KEY_FILE, CA_FILE, CONFIG_FILE)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m device.provision",
+        description="Write the Pi's certificate, private key, Amazon root CA and IoT endpoint into its config folder.",
+    )
+    parser.add_argument("--stack", default=IOT_STACK_NAME, help=f"the IoT stack's name (default {IOT_STACK_NAME})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_CONFIG_DIR, help=f"folder (default {DEFAULT_CONFIG_DIR})")
+    parser.add_argument("--region", help="AWS region of the stack (default: your AWS configuration's)")
+    parser.add_argument("--profile", help="AWS named profile to use")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if session is None:
+            session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        written = write(fetch(session, args.stack), args.out)
+    except ProvisionError as error:
+        print(f"provision: {error}", file=sys.stderr)
+        return 1
+    except BotoCoreError as error:  # e.g. an unknown --profile
+        print(f"provision: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"provision: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""`python -m device.provision` against moto (IoT, Secrets Manager) and a Stubber-checked CloudFormation."""
+
+from __future__ import annotations
+
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from device import provision
+from device.pi_subscriber.config import CA_FILE, CERT_FILE, CONFIG_FILE, KEY_FILE, load_config
+from sorter_common.iot_identity import OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN, OUTPUT_THING_NAME
+
+REGION = "us-east-1"
+STACK = "TrashSorterIot"
+THING = "trash-sorter-pi"
+ATS_ENDPOINT = r"[a-z0-9]+-ats\.iot\.us-east-1\.amazonaws\.com"  # moto makes a new one per call
+
+
+class Session:
+    """boto3 clients as a Session hands them out: moto for IoT and Secrets Manager, a stubbed CloudFormation."""
+
+    def __init__(self, cloudformation: Any) -> None:
+        self.clients = {
+            "cloudformation": cloudformation,
+            "iot": boto3.client("iot", region_name=REGION),
+            "secretsmanager": boto3.client("secretsmanager", region_name=REGION),
+        }
+
+    def client(self, name: str) -> Any:
+        return self.clients[name]
+
+
+@pytest.fixture()
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        iot = boto3.client("iot", region_name=REGION)
+        created = iot.create_keys_and_certificate(setAsActive=True)
+        secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=f"trash-sorter/{THING}/private-key", SecretString=created["keyPair"]["PrivateKey"]
+        )
+        yield {
+            "certificate_id": created["certificateId"],
+            "pem": created["certificatePem"],
+            "key": created["keyPair"]["PrivateKey"],
+            "secret_arn": secret["ARN"],
+        }
+
+
+def stack_outputs(aws: dict[str, str]) -> dict[str, Any]:
+    outputs = {
+        OUTPUT_THING_NAME: THING,
+        OUTPUT_CERTIFICATE_ID: aws["certificate_id"],
+        OUTPUT_SECRET_ARN: aws["secret_arn"],
+    }
+    return {
+        "Stacks": [
+            {
+                "StackName": STACK,
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "StackStatus": "CREATE_COMPLETE",
+                "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+            }
+        ]
+    }
+
+
+def stubbed_cloudformation(response: dict[str, Any] | None = None, error: str | None = None) -> Any:
+    client = boto3.client("cloudformation", region_name=REGION)
+    stubber = Stubber(client)
+    if error:
+        stubber.add_client_error("describe_stacks", "ValidationError", error, expected_params={"StackName": STACK})
+    else:
+        stubber.add_response("describe_stacks", response, expected_params={"StackName": STACK})
+    stubber.activate()
+    return client
+
+
+def test_writes_certificate_key_ca_and_a_config_the_subscriber_loads(aws: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "etc" / "trash-sorter"
+    session = Session(stubbed_cloudformation(stack_outputs(aws)))
+
+    assert provision.main(["--stack", STACK, "--out", str(out)], session=session) == 0
+
+    assert (out / CERT_FILE).read_text() == aws["pem"]
+    assert (out / KEY_FILE).read_text() == aws["key"]
+    assert stat.S_IMODE((out / KEY_FILE).stat().st_mode) == 0o600
+    assert "BEGIN CERTIFICATE" in (out / CA_FILE).read_text()
+    assert (out / CA_FILE).read_text() == provision.AMAZON_ROOT_CA.read_text()
+    config = load_config(["--config-dir", str(out)], environ={})
+    assert re.fullmatch(ATS_ENDPOINT, config.endpoint)
+    assert (config.client_id, config.port) == (THING, 8883)
+    assert (config.cert, config.key, config.ca) == (out / CERT_FILE, out / KEY_FILE, out / CA_FILE)
+
+
+def test_reprovisioning_keeps_the_operator_s_other_settings(aws: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text(
+        'endpoint = "old.example"\nclient_id = "old"\nrotation = 180\n\n[bins.recycling]\ncolour = "#0000ff"\n'
+    )
+    session = Session(stubbed_cloudformation(stack_outputs(aws)))
+
+    assert provision.main(["--out", str(tmp_path)], session=session) == 0
+
+    config = load_config(["--config-dir", str(tmp_path)], environ={})
+    assert re.fullmatch(ATS_ENDPOINT, config.endpoint)
+    assert (config.client_id, config.rotation) == (THING, 180)
+    assert config.bins["recycling"].colour == (0, 0, 255)
+
+
+def test_a_missing_stack_is_one_clear_line(
+    aws: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = Session(stubbed_cloudformation(error=f"Stack with id {STACK} does not exist"))
+
+    assert provision.main(["--out", str(tmp_path)], session=session) == 1
+
+    err = capsys.readouterr().err
+    assert err == f"provision: stack {STACK} not found in {REGION}; deploy it with `cdk deploy {STACK}`\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_credentials_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+
+    assert provision.main(["--region", REGION, "--out", str(tmp_path / "out")]) == 1
+
+    assert (
+        capsys.readouterr().err == "provision: no AWS credentials found; set AWS_PROFILE or run `aws configure` first\n"
+    )
+    assert not (tmp_path / "out").exists()
