@@ -72,10 +72,12 @@ def build_network(
     if architecture not in ARCHITECTURES:
         raise ValueError("architecture {!r} is not one of {}".format(architecture, sorted(ARCHITECTURES)))
     zoo_name = ARCHITECTURES[architecture]
+    # A fixed prefix keeps parameter names (and so the params file and the model version hash)
+    # the same however many networks a process builds; the zoo loads weights by structure.
     if pretrained:
-        backbone = vision.get_model(zoo_name, pretrained=True, ctx=list(contexts))
+        backbone = vision.get_model(zoo_name, pretrained=True, ctx=list(contexts), prefix=zoo_name + "_")
     else:
-        backbone = vision.get_model(zoo_name, pretrained=False)
+        backbone = vision.get_model(zoo_name, pretrained=False, prefix=zoo_name + "_")
         backbone.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=list(contexts))
     net = EdgeClassifier(backbone.features, num_classes, downscale=downscale, prefix="trashsorter_")
     net.output.initialize(mx.init.Xavier(), ctx=list(contexts))

@@ -80,9 +80,9 @@ def _build(folder: Path, parameters: Dict[str, Any], progress: bool) -> None:
             model_dir=folder / "model",
             pretrained=False,
             epochs=int(parameters["epochs"]),
-            batch_size=16,
+            batch_size=8,  # more, smaller steps: what a from-scratch run on 210 images needs most
             optimizer="adam",
-            learning_rate=0.002,
+            learning_rate=0.001,
             patience=parameters["epochs"],
             downscale=int(parameters["downscale"]),
             seed=seed,

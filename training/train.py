@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import mxnet as mx
 import numpy as np
@@ -268,7 +268,7 @@ def train(config: TrainConfig) -> TrainResult:
                 score = result.validation_accuracy
             history.append(result)
             log_metrics(epoch, result)
-            if score > best_accuracy:
+            if score >= best_accuracy:  # ties go to the later, longer-trained epoch
                 best_accuracy, best_epoch = score, epoch
                 net.save_parameters(str(best_params))
             elif epoch - best_epoch >= config.patience:
@@ -320,13 +320,36 @@ def write_artifact(net: network.EdgeClassifier, classes: List[str], metrics: Dic
         return final
 
 
+def _drop_unknown_options(argv: Sequence[str], known: Set[str]) -> Tuple[List[str], List[str]]:
+    """Split argv into what the parser knows and unknown `--name [value]` options."""
+    kept: List[str] = []
+    ignored: List[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        name = token.split("=", 1)[0]
+        if token.startswith("--") and name not in known:
+            ignored.append(token)
+            if "=" not in token and index + 1 < len(argv) and not argv[index + 1].startswith("--"):
+                ignored.append(argv[index + 1])
+                index += 1
+        else:
+            kept.append(token)
+        index += 1
+    return kept, ignored
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add_arguments(parser)
-    # SageMaker may pass hyperparameters this script does not know; say so, do not fail.
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        print("ignoring unknown arguments: {}".format(" ".join(unknown)), file=sys.stderr)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # SageMaker may pass hyperparameters this script does not know (`--name value`): say so and
+    # drop them before parsing, or their values would be taken for DATA and MODEL_DIR.
+    known_options = {option for action in parser._actions for option in action.option_strings}
+    kept, ignored = _drop_unknown_options(args_list, known_options)
+    if ignored:
+        print("ignoring unknown arguments: {}".format(" ".join(ignored)), file=sys.stderr)
+    args = parser.parse_args(kept)
     try:
         config = config_from_args(args)
     except ValueError as error:

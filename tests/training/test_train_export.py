@@ -89,7 +89,9 @@ def test_network_does_channel_order_and_normalization_inside_the_graph() -> None
     # Downscaling is an average pool of the normalized frame, so a flat frame stays flat.
     small = network.build_network("resnet18", 3, pretrained=False, contexts=[mx.cpu()], downscale=4)
     flat = np.full((1, 3, 224, 224), 100.0, np.float32)
-    np.testing.assert_allclose(small(mx.nd.array(flat)).asnumpy(), small(mx.nd.array(flat[:, :, :56, :56])).asnumpy(), atol=1e-4)
+    flat_normalized = (100.0 - np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1)) / np.array(STD_RGB, np.float32).reshape(1, 3, 1, 1)
+    at_56 = small.output(small.features(mx.nd.array(np.broadcast_to(flat_normalized, (1, 3, 56, 56)).copy()))).asnumpy()
+    np.testing.assert_allclose(small(mx.nd.array(flat)).asnumpy(), at_56, rtol=1e-4, atol=1e-4)
 
 
 def test_pretrained_path_loads_zoo_weights_and_replaces_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +101,7 @@ def test_pretrained_path_loads_zoo_weights_and_replaces_the_output(monkeypatch: 
     def fake_get_model(name: str, **kwargs: Any) -> Any:
         # The real call downloads ImageNet weights (works in SageMaker); here it is recorded.
         calls.append({"name": name, **kwargs})
-        model = real_get_model(name, pretrained=False)
+        model = real_get_model(name, pretrained=False, prefix=kwargs.get("prefix", ""))
         model.initialize(mx.init.Constant(0.01), ctx=kwargs.get("ctx"))
         return model
 
