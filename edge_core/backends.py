@@ -1,0 +1,124 @@
+"""Model backends: each turns one BGR frame into a 1-D vector of class scores.
+
+ONNX Runtime (the Greengrass V2 component and the demo), MXNet (the training side, and a
+DeepLens fallback) and DeepLens's own awscam.Model behind mo.optimize. Every runtime is
+imported inside its backend, so a device only needs the one it uses.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from typing import TYPE_CHECKING, Any, Callable, Dict
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+from sorter_common.artifact import MODEL_PREFIX, ONNX_FILE, PARAMS_FILE, SYMBOL_FILE
+from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, to_model_input
+
+from .model_files import ModelFilesError, require_file
+
+
+class Backend(abc.ABC):
+    name = "backend"
+
+    @abc.abstractmethod
+    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+        """Scores for one HxWx3 uint8 BGR frame of any size."""
+
+
+class OnnxBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, model_dir: str, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        path = require_file(model_dir, ONNX_FILE)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # the exporter's leftover-initializer warnings are not actionable
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types for a broken file
+            raise ModelFilesError(f"cannot load {ONNX_FILE}: {error}") from None
+        self._input = self.session.get_inputs()[0].name
+
+    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+        outputs = self.session.run(None, {self._input: to_model_input(frame)})
+        first: NDArray[Any] = np.asarray(outputs[0])[0]
+        return first
+
+
+class MxnetBackend(Backend):
+    name = "mxnet"
+
+    def __init__(self, model_dir: str) -> None:
+        import warnings
+
+        import mxnet as mx
+
+        symbol = require_file(model_dir, SYMBOL_FILE)
+        params = require_file(model_dir, PARAMS_FILE)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Cannot decide type for ... data": the input is float32
+                self._block = mx.gluon.SymbolBlock.imports(symbol, [INPUT_NAME], params, ctx=mx.cpu())
+        except Exception as error:  # MXNetError and friends for a broken file
+            raise ModelFilesError(f"cannot load {MODEL_PREFIX}: {error}") from None
+        self._block.hybridize(static_alloc=True)
+        self._nd = mx.nd
+
+    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+        first: NDArray[Any] = np.asarray(self._block(self._nd.array(to_model_input(frame))).asnumpy())[0]
+        return first
+
+
+class DeepLensBackend(Backend):
+    """awscam.Model on the DeepLens GPU, from the MXNet files mo.optimize converts.
+
+    mo.optimize(name, width, height) looks for <name>-symbol.json and <name>-0000.params in
+    /opt/awscam/artifacts and returns (error, path of the optimized model). The optimized model
+    takes the resized HxWx3 frame; the normalization stays inside the graph.
+    """
+
+    name = "awscam"
+
+    def __init__(self, artifacts_dir: str, device: str = "GPU") -> None:
+        import awscam
+        import mo
+
+        require_file(artifacts_dir, SYMBOL_FILE)
+        require_file(artifacts_dir, PARAMS_FILE)
+        error, model_path = mo.optimize(MODEL_PREFIX, INPUT_SIZE, INPUT_SIZE)
+        if error or not model_path or not os.path.exists(model_path):
+            raise ModelFilesError(f"mo.optimize({MODEL_PREFIX!r}) failed with error {error!r}")
+        try:
+            self._model = awscam.Model(model_path, {device: 1})
+        except Exception as error:  # awscam documents no exception type
+            raise ModelFilesError(f"awscam.Model({model_path}) failed: {error}") from None
+
+    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+        # HxWx3, the layout awscam.Model.doInference takes; same resize as every other backend.
+        resized = to_model_input(frame)[0].transpose(1, 2, 0)
+        outputs = self._model.doInference(resized)
+        if not outputs:
+            raise RuntimeError("doInference returned no output")
+        # One output layer: the softmax; its name depends on the converter, so take the only one.
+        return np.asarray(next(iter(outputs.values()))).ravel()
+
+
+BACKENDS: Dict[str, Callable[[str], Backend]] = {
+    "onnxruntime": OnnxBackend,
+    "mxnet": MxnetBackend,
+    "awscam": DeepLensBackend,
+}
+
+
+def load_backend(name: str, model_dir: str) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"backend {name!r} is not one of {sorted(BACKENDS)}")
+    return BACKENDS[name](model_dir)

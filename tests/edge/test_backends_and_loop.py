@@ -1,0 +1,106 @@
+"""The core with the real demo model: ONNX Runtime and MXNet agree; the loop decides and publishes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from edge_core.backends import MxnetBackend, OnnxBackend, load_backend
+from edge_core.frames import IterableFrameSource
+from edge_core.loop import InferenceLoop
+from edge_core.messages import MessageBuilder
+from edge_core.model_files import ModelFilesError, read_model_info
+from edge_core.policy import PublishPolicy
+from edge_core.scores import to_probabilities
+from edge_core.smoothing import Smoother
+from sorter_common.message import parse_prediction
+
+
+@pytest.fixture(scope="module")
+def onnx_backend(demo_model_dir: Path) -> OnnxBackend:
+    return OnnxBackend(str(demo_model_dir))
+
+
+def test_onnx_runtime_and_mxnet_give_the_same_decision_on_the_same_frame(
+    demo_model_dir: Path, onnx_backend: OnnxBackend, held_out_frames: dict[str, list[Any]]
+) -> None:
+    mxnet = MxnetBackend(str(demo_model_dir))
+    labels = read_model_info(str(demo_model_dir)).labels
+    for class_id, frames in held_out_frames.items():
+        for frame in frames[:3]:
+            from_onnx = to_probabilities(onnx_backend.infer(frame))
+            from_mxnet = to_probabilities(mxnet.infer(frame))
+            assert np.abs(from_onnx - from_mxnet).max() < 1e-4
+            assert labels[int(np.argmax(from_onnx))] == labels[int(np.argmax(from_mxnet))] == class_id
+
+
+def test_the_loop_publishes_one_message_per_decided_bin(
+    demo_model_dir: Path, onnx_backend: OnnxBackend, held_out_frames: dict[str, list[Any]]
+) -> None:
+    labels = read_model_info(str(demo_model_dir)).labels
+    frames = [frame for class_id in labels for frame in held_out_frames[class_id][:6]]
+    published: list[tuple[str, bytes]] = []
+    ticks = iter(range(1000))
+    loop = InferenceLoop(
+        source=IterableFrameSource(frames),
+        backend=onnx_backend,
+        smoother=Smoother(labels, window=3, threshold=0.6),
+        policy=PublishPolicy(heartbeat_s=100.0, min_interval_s=0.0),
+        messages=MessageBuilder("cam-1", model="v1"),
+        publish=lambda topic, payload: published.append((topic, payload)),
+        clock=lambda: float(next(ticks)),
+    )
+    for _ in range(len(frames) + 1):  # one more read than frames: a failed read is counted
+        loop.step()
+    assert loop.counters.frames == len(frames)
+    assert loop.counters.frame_failures == 1
+    messages = [parse_prediction(payload, labels) for _, payload in published]
+    assert {topic for topic, _ in published} == {"trash-sorter/cam-1/predictions"}
+    decided = [message.label for message in messages if message.label != "unsure"]
+    assert decided == labels  # one message per bin, in the order they were shown
+    assert [message.seq for message in messages] == list(range(1, len(messages) + 1))
+    sure = [message for message in messages if message.label != "unsure"]
+    assert all(message.model == "v1" and message.top[0][0] == message.label for message in sure)
+
+
+def test_a_failing_backend_is_counted_and_the_loop_goes_on(held_out_frames: dict[str, list[Any]]) -> None:
+    class Flaky(OnnxBackend):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("GPU hiccup")
+            return np.array([0.9, 0.05, 0.05])
+
+    frames = held_out_frames["compost"][:3]
+    loop = InferenceLoop(
+        IterableFrameSource(frames),
+        Flaky(),
+        Smoother(["compost", "landfill", "recycling"]),
+        PublishPolicy(),
+        MessageBuilder("cam-1"),
+        lambda topic, payload: None,
+    )
+    results = [loop.step() for _ in frames]
+    assert [result.error for result in results] == [None, "inference: GPU hiccup", None]
+    assert loop.counters.inference_failures == 1 and loop.counters.frames == 3
+
+
+def test_model_folder_problems_are_one_clear_error(demo_model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelFilesError, match=r"labels.txt is missing from"):
+        read_model_info(str(tmp_path))
+    (tmp_path / "labels.txt").write_text(" compost \r\nlandfill\r\n\n recycling\t\n")
+    assert read_model_info(str(tmp_path)).labels == ["compost", "landfill", "recycling"]
+    with pytest.raises(ModelFilesError, match=r"model.onnx is missing"):
+        load_backend("onnxruntime", str(tmp_path))
+    shutil.copy(demo_model_dir / "image-classification-symbol.json", tmp_path)
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelFilesError, match=r"cannot load model.onnx"):
+        OnnxBackend(str(tmp_path))
