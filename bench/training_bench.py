@@ -3,6 +3,7 @@
 run() returns {"name": {"value": number, "unit": "...", "goal": "..."}}; everything runs on
 the CPU with data generated here, in about two minutes.
 """
+
 from __future__ import annotations
 
 import random
@@ -12,11 +13,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from numpy.typing import NDArray
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -34,7 +36,7 @@ TIMED_BATCHES = 8
 FRAMES = 30
 
 
-def _train_step(net: network.EdgeClassifier, trainer: gluon.Trainer, batch: np.ndarray, labels: np.ndarray) -> None:
+def _train_step(net: network.EdgeClassifier, trainer: gluon.Trainer, batch: NDArray[Any], labels: NDArray[Any]) -> None:
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     x, y = mx.nd.array(batch), mx.nd.array(labels)
     with autograd.record():
@@ -44,7 +46,7 @@ def _train_step(net: network.EdgeClassifier, trainer: gluon.Trainer, batch: np.n
     loss.wait_to_read()
 
 
-def _throughput(prepared: Path) -> Dict[str, float]:
+def _throughput(prepared: Path) -> dict[str, float]:
     """Images/s through the real pipeline (decode cache, augmentation, batching) and on one fixed batch."""
     mx.random.seed(0)
     images = data.LabelledImages(prepared, "train.lst", max_side=int(INPUT_SIZE * 1.15))
@@ -75,7 +77,7 @@ def _throughput(prepared: Path) -> Dict[str, float]:
     return {"real": real, "bare": bare}
 
 
-def _inference(model_dir: Path) -> Dict[str, float]:
+def _inference(model_dir: Path) -> dict[str, float]:
     """ms per single 224x224 frame of the full-resolution ResNet-18 export, MXNet vs ONNX Runtime."""
     mx.random.seed(0)
     net = network.build_network("resnet18", 3, pretrained=False, contexts=[mx.cpu()])
@@ -94,14 +96,28 @@ def _inference(model_dir: Path) -> Dict[str, float]:
 
 def _training_peak_memory(prepared: Path, model_dir: Path) -> float:
     """Peak resident memory (MiB) of `python -m training train` on the sample data, in a child process."""
-    command = [sys.executable, "-m", "training", "train", str(prepared), str(model_dir), "--no-pretrained",
-               "--epochs", "2", "--downscale", str(DOWNSCALE), "--batch-size", str(BATCH), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "train",
+        str(prepared),
+        str(model_dir),
+        "--no-pretrained",
+        "--epochs",
+        "2",
+        "--downscale",
+        str(DOWNSCALE),
+        "--batch-size",
+        str(BATCH),
+        "--quiet",
+    ]
     subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
     # ru_maxrss of waited-for children is in KiB on Linux; this is the only child we start.
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def run() -> Dict[str, Dict[str, Any]]:
+def run() -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="training-bench-") as scratch:
         root = Path(scratch)
         write_sample(root / "sample", per_class=30, seed=0, progress=False)
@@ -110,19 +126,37 @@ def run() -> Dict[str, Dict[str, Any]]:
         inference = _inference(root / "export")
         peak = _training_peak_memory(root / "data", root / "model")
     return {
-        "train_throughput_real_pipeline": {"value": round(speed["real"], 1), "unit": "images/s",
-                                           "goal": "report (ResNet-18, 224 input pooled to 56, batch 16, CPU)"},
-        "train_throughput_bare_loop": {"value": round(speed["bare"], 1), "unit": "images/s",
-                                       "goal": "report (same batch, forward/backward/step only)"},
+        "train_throughput_real_pipeline": {
+            "value": round(speed["real"], 1),
+            "unit": "images/s",
+            "goal": "report (ResNet-18, 224 input pooled to 56, batch 16, CPU)",
+        },
+        "train_throughput_bare_loop": {
+            "value": round(speed["bare"], 1),
+            "unit": "images/s",
+            "goal": "report (same batch, forward/backward/step only)",
+        },
         "train_pipeline_ratio": {"value": round(speed["real"] / speed["bare"], 3), "unit": "ratio", "goal": ">= 0.8"},
-        "inference_ms_per_frame_mxnet": {"value": round(inference["mxnet"], 2), "unit": "ms/frame",
-                                         "goal": "report (ResNet-18 224x224, batch 1, CPU)"},
-        "inference_ms_per_frame_onnxruntime": {"value": round(inference["onnx"], 2), "unit": "ms/frame",
-                                               "goal": "report (ResNet-18 224x224, batch 1, CPU)"},
-        "inference_onnxruntime_speedup": {"value": round(inference["mxnet"] / inference["onnx"], 2), "unit": "x",
-                                          "goal": ">= 1.3"},
-        "training_peak_memory": {"value": round(peak, 1), "unit": "MiB",
-                                 "goal": "report (2 epochs on 90 sample images, child process)"},
+        "inference_ms_per_frame_mxnet": {
+            "value": round(inference["mxnet"], 2),
+            "unit": "ms/frame",
+            "goal": "report (ResNet-18 224x224, batch 1, CPU)",
+        },
+        "inference_ms_per_frame_onnxruntime": {
+            "value": round(inference["onnx"], 2),
+            "unit": "ms/frame",
+            "goal": "report (ResNet-18 224x224, batch 1, CPU)",
+        },
+        "inference_onnxruntime_speedup": {
+            "value": round(inference["mxnet"] / inference["onnx"], 2),
+            "unit": "x",
+            "goal": ">= 1.3",
+        },
+        "training_peak_memory": {
+            "value": round(peak, 1),
+            "unit": "MiB",
+            "goal": "report (2 epochs on 90 sample images, child process)",
+        },
     }
 
 

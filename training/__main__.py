@@ -1,4 +1,5 @@
 """`python -m training <command>`."""
+
 import sys
 
 from training.cli import main

@@ -3,6 +3,7 @@
 The archive is byte-for-byte reproducible for the same files (fixed order, times and owners),
 so the same training run always gives the same artifact hash.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -11,7 +12,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Mapping, Sequence
 
 from sorter_common.artifact import (
     ARCHIVE_NAME,
@@ -38,8 +39,8 @@ def model_info(
     version: str,
     architecture: str,
     metrics: Mapping[str, float],
-    training: Optional[Mapping[str, Any]] = None,
-) -> Dict[str, Any]:
+    training: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """model.json: what an edge runtime needs to feed the model and read its output."""
     return {
         "format_version": MODEL_INFO_VERSION,
@@ -55,7 +56,7 @@ def model_info(
             "layout": "NCHW",
             "color_order": "BGR",
             "value_range": [0, 255],
-            "normalization": "inside the graph (BGR->RGB, mean {} std {})".format(list(MEAN_RGB), list(STD_RGB)),
+            "normalization": f"inside the graph (BGR->RGB, mean {list(MEAN_RGB)} std {list(STD_RGB)})",
         },
         "output": {"kind": "probabilities", "shape": [1, len(classes)], "order": "labels.txt"},
         "files": {"symbol": SYMBOL_FILE, "params": PARAMS_FILE, "onnx": ONNX_FILE, "labels": LABELS_FILE},
@@ -70,7 +71,7 @@ def write_model_files(model_dir: Path, classes: Sequence[str], info: Mapping[str
     (model_dir / MODEL_INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def pack(model_dir: Path, archive: Optional[Path] = None) -> Path:
+def pack(model_dir: Path, archive: Path | None = None) -> Path:
     """Pack the artifact files of model_dir into model.tar.gz (flat, reproducible)."""
     archive = archive or model_dir / ARCHIVE_NAME
     missing = [name for name in ARTIFACT_FILES if not (model_dir / name).is_file()]
@@ -89,10 +90,10 @@ def pack(model_dir: Path, archive: Optional[Path] = None) -> Path:
     return archive
 
 
-def unpack(archive: Path, out_dir: Path) -> Dict[str, Any]:
+def unpack(archive: Path, out_dir: Path) -> dict[str, Any]:
     """Extract a model.tar.gz (artifact files only) and return its model.json with labels checked."""
     if not archive.is_file():
-        raise FileNotFoundError("model archive {} does not exist".format(archive))
+        raise FileNotFoundError(f"model archive {archive} does not exist")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "r:gz") as tar:
         names = {member.name.lstrip("./"): member for member in tar.getmembers() if member.isfile()}
@@ -103,8 +104,10 @@ def unpack(archive: Path, out_dir: Path) -> Dict[str, Any]:
             source = tar.extractfile(names[name])
             assert source is not None  # isfile() members always have content
             (out_dir / name).write_bytes(source.read())
-    info: Dict[str, Any] = json.loads((out_dir / MODEL_INFO_FILE).read_text(encoding="utf-8"))
+    info: dict[str, Any] = json.loads((out_dir / MODEL_INFO_FILE).read_text(encoding="utf-8"))
     labels = parse_labels((out_dir / LABELS_FILE).read_text(encoding="utf-8"))
     if labels != list(info.get("classes", [])):
-        raise ValueError("{}: labels.txt {} disagrees with model.json classes {}".format(archive, labels, info.get("classes")))
+        raise ValueError(
+            "{}: labels.txt {} disagrees with model.json classes {}".format(archive, labels, info.get("classes"))
+        )
     return info

@@ -4,13 +4,14 @@ Commands live in the modules named in COMMAND_MODULES and call register(); a lat
 (the SageMaker pipeline commands) adds itself there without touching this file's logic.
 Bad input ends with one `error: ...` line on stderr and exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Sequence
 
 from sorter_common.classes import ClassListError
 from training.errors import UsageError
@@ -27,12 +28,12 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-COMMANDS: Dict[str, Command] = {}
+COMMANDS: dict[str, Command] = {}
 
 
 def register(command: Command) -> Command:
     if command.name in COMMANDS:
-        raise ValueError("command {!r} is registered twice".format(command.name))
+        raise ValueError(f"command {command.name!r} is registered twice")
     COMMANDS[command.name] = command
     return command
 
@@ -51,20 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         result: int = args.handler(args)
         return result
     except (UsageError, ClassListError, FileNotFoundError, ValueError) as error:
-        print("error: {}".format(error), file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
 
 
-def split_list(text: str) -> List[str]:
+def split_list(text: str) -> list[str]:
     """'a,b , c' -> ['a', 'b', 'c'] (the config's way of writing lists)."""
     return [item.strip() for item in text.split(",") if item.strip()]

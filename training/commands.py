@@ -1,4 +1,5 @@
 """The dataset, training and evaluation subcommands of `python -m training`."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,17 +15,21 @@ from training.errors import UsageError
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got {}".format(value))
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def _classes_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--classes", type=split_list, default=list(DEFAULT_CLASSES), help="comma-separated class ids (default: %(default)s)"
+        "--classes",
+        type=split_list,
+        default=list(DEFAULT_CLASSES),
+        help="comma-separated class ids (default: %(default)s)",
     )
 
 
 # --- sample -----------------------------------------------------------------------------------
+
 
 def _configure_sample(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", metavar="DIR", type=Path, help="folder to write <class>/<image>.jpg into")
@@ -36,11 +41,12 @@ def _configure_sample(parser: argparse.ArgumentParser) -> None:
 
 def _run_sample(args: argparse.Namespace) -> int:
     counts = sample.write_sample(args.out_dir, args.classes, args.per_class, args.seed, args.size)
-    print("wrote {} images to {}".format(sum(counts.values()), args.out_dir))
+    print(f"wrote {sum(counts.values())} images to {args.out_dir}")
     return 0
 
 
 # --- prepare ----------------------------------------------------------------------------------
+
 
 def _configure_prepare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SRC", type=Path, help="folder of class folders, or a .zip of one")
@@ -48,7 +54,9 @@ def _configure_prepare(parser: argparse.ArgumentParser) -> None:
     _classes_option(parser)
     parser.add_argument("--split", default="70/20/10", help="train/validation/test parts (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed always gives the same split")
-    parser.add_argument("--min-side", type=_positive, default=validate.DEFAULT_MIN_SIDE, help="smallest usable image side")
+    parser.add_argument(
+        "--min-side", type=_positive, default=validate.DEFAULT_MIN_SIDE, help="smallest usable image side"
+    )
     parser.add_argument("--min-per-class", type=_positive, default=validate.DEFAULT_MIN_PER_CLASS)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when any file has a problem")
 
@@ -57,16 +65,22 @@ def _run_prepare(args: argparse.Namespace) -> int:
     from training.prepare import prepare_dataset  # PIL-only path; keeps `--help` fast
 
     fractions = split.parse_fractions(args.split)
-    result = prepare_dataset(args.source, args.out_dir, args.classes, fractions, args.seed, args.min_side, args.min_per_class)
+    result = prepare_dataset(
+        args.source, args.out_dir, args.classes, fractions, args.seed, args.min_side, args.min_per_class
+    )
     for problem in result.problems:
-        print("problem: {}".format(problem), file=sys.stderr)
+        print(f"problem: {problem}", file=sys.stderr)
     totals = result.manifest["totals"]
-    print("prepared {}: train {}, validation {}, test {}; {} problem(s)".format(
-        args.out_dir, totals["train"], totals["validation"], totals["test"], len(result.problems)))
+    print(
+        "prepared {}: train {}, validation {}, test {}; {} problem(s)".format(
+            args.out_dir, totals["train"], totals["validation"], totals["test"], len(result.problems)
+        )
+    )
     return 1 if args.strict and result.problems else 0
 
 
 # --- upload -----------------------------------------------------------------------------------
+
 
 def _configure_upload(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", metavar="DIR", type=Path, help="folder to upload (usually prepare's OUT)")
@@ -79,11 +93,13 @@ def _run_upload(args: argparse.Namespace) -> int:
 
     report = upload_folder(args.folder, args.destination, dry_run=args.dry_run)
     verb = "would upload" if report.dry_run else "uploaded"
-    print("{} {} file(s) ({} bytes), skipped {} unchanged".format(verb, len(report.uploaded), report.bytes_uploaded, len(report.skipped)))
+    counts = f"{len(report.uploaded)} file(s) ({report.bytes_uploaded} bytes)"
+    print(f"{verb} {counts}, skipped {len(report.skipped)} unchanged")
     return 0
 
 
 # --- train ------------------------------------------------------------------------------------
+
 
 def _configure_train(parser: argparse.ArgumentParser) -> None:
     from training.train import add_arguments
@@ -96,13 +112,16 @@ def _run_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if not (config.data_dir / "train.lst").is_file():
-        raise UsageError("{} is not a prepared folder (no train.lst); run `python -m training prepare` first".format(config.data_dir))
+        raise UsageError(
+            f"{config.data_dir} is not a prepared folder (no train.lst); run `python -m training prepare` first"
+        )
     result = train(config)
-    print("model: {}".format(result.archive or result.model_dir))
+    print(f"model: {result.archive or result.model_dir}")
     return 0
 
 
 # --- evaluate ---------------------------------------------------------------------------------
+
 
 def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model_tar", metavar="MODEL_TAR", type=Path, help="model.tar.gz from train")
@@ -122,5 +141,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 register(Command("sample", "write a small synthetic dataset (one folder per class)", _configure_sample, _run_sample))
 register(Command("prepare", "validate, split and write .lst manifests for a dataset", _configure_prepare, _run_prepare))
 register(Command("upload", "upload a prepared dataset to s3://deeplens-...", _configure_upload, _run_upload))
-register(Command("train", "train and export a model (the SageMaker entry point, run locally)", _configure_train, _run_train))
+register(
+    Command("train", "train and export a model (the SageMaker entry point, run locally)", _configure_train, _run_train)
+)
 register(Command("evaluate", "evaluate a model.tar.gz on the test split", _configure_evaluate, _run_evaluate))

@@ -4,46 +4,50 @@ Training batches get augmentation (random resized crop, flip, colour jitter); ev
 batches get only the edge's own resize (sorter_common.model_input), so training and the
 edge see frames the same way.
 """
+
 from __future__ import annotations
 
 import math
 import random
 from pathlib import Path
-from typing import Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from sorter_common.model_input import to_model_input
 from training.split import read_lst
 
 
-def read_bgr(path: Path) -> np.ndarray:
+def read_bgr(path: Path) -> NDArray[Any]:
     """Decode an image file as HxWx3 uint8 BGR, the layout camera frames have."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError("cannot decode image {}".format(path))
+        raise ValueError(f"cannot decode image {path}")
     return image
 
 
-def random_resized_crop(image: np.ndarray, size: int, rng: random.Random, scale: Tuple[float, float] = (0.5, 1.0)) -> np.ndarray:
+def random_resized_crop(
+    image: NDArray[Any], size: int, rng: random.Random, scale: tuple[float, float] = (0.5, 1.0)
+) -> NDArray[Any]:
     """A random area (and aspect ratio 3/4..4/3) of the image, resized to size x size."""
     height, width = image.shape[:2]
     area = height * width
     for _ in range(10):
         target = area * rng.uniform(*scale)
         ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
-        crop_w = int(round(math.sqrt(target * ratio)))
-        crop_h = int(round(math.sqrt(target / ratio)))
+        crop_w = round(math.sqrt(target * ratio))
+        crop_h = round(math.sqrt(target / ratio))
         if 0 < crop_w <= width and 0 < crop_h <= height:
             x = rng.randint(0, width - crop_w)
             y = rng.randint(0, height - crop_h)
-            image = image[y:y + crop_h, x:x + crop_w]
+            image = image[y : y + crop_h, x : x + crop_w]
             break
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
-def color_jitter(image: np.ndarray, rng: random.Random, strength: float = 0.3) -> np.ndarray:
+def color_jitter(image: NDArray[Any], rng: random.Random, strength: float = 0.3) -> NDArray[Any]:
     """Brightness, contrast and saturation jitter on a BGR image (float32 result)."""
     out = image.astype(np.float32)
     out *= 1.0 + rng.uniform(-strength, strength)  # brightness
@@ -52,10 +56,11 @@ def color_jitter(image: np.ndarray, rng: random.Random, strength: float = 0.3) -
     # Luma weights in BGR order: saturation moves each pixel toward or away from its grey.
     gray = out @ np.array([0.114, 0.587, 0.299], dtype=np.float32)
     out = (out - gray[..., None]) * (1.0 + rng.uniform(-strength, strength)) + gray[..., None]
-    return np.clip(out, 0.0, 255.0)
+    clipped: NDArray[Any] = np.clip(out, 0.0, 255.0)
+    return clipped
 
 
-def augment(image: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
+def augment(image: NDArray[Any], size: int, rng: random.Random) -> NDArray[Any]:
     """One training view of a BGR image -> 3xSxS float32 BGR 0..255."""
     view = random_resized_crop(color_jitter(image, rng), size, rng)  # jitter first: fewer pixels
     if rng.random() < 0.5:
@@ -63,9 +68,11 @@ def augment(image: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
     return np.ascontiguousarray(view.transpose(2, 0, 1))
 
 
-def evaluation_view(image: np.ndarray, size: int) -> np.ndarray:
+def evaluation_view(image: NDArray[Any], size: int) -> NDArray[Any]:
     """The edge's view of a frame (plain bilinear resize) -> 3xSxS float32 BGR 0..255."""
-    return to_model_input(image, size)[0]
+    batch: NDArray[Any] = to_model_input(image, size)
+    frame: NDArray[Any] = batch[0]
+    return frame
 
 
 class LabelledImages:
@@ -77,15 +84,15 @@ class LabelledImages:
 
     def __init__(self, root: Path, lst_file: str, max_side: int = 320) -> None:
         rows = read_lst(root / lst_file)
-        self.labels: List[int] = [label for label, _ in rows]
-        self.paths: List[Path] = [root / relative for _, relative in rows]
-        self.images: List[np.ndarray] = [_shrink(read_bgr(path), max_side) for path in self.paths]
+        self.labels: list[int] = [label for label, _ in rows]
+        self.paths: list[Path] = [root / relative for _, relative in rows]
+        self.images: list[NDArray[Any]] = [_shrink(read_bgr(path), max_side) for path in self.paths]
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+def _shrink(image: NDArray[Any], max_side: int) -> NDArray[Any]:
     height, width = image.shape[:2]
     if max(height, width) <= max_side:
         return image
@@ -99,13 +106,13 @@ def iterate_batches(
     size: int,
     rng: random.Random,
     train: bool,
-) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[NDArray[Any], NDArray[Any]]]:
     """(images NxCxSxS float32, labels N float32) batches; shuffled and augmented when train."""
     order = list(range(len(data)))
     if train:
         rng.shuffle(order)
     for start in range(0, len(order), batch_size):
-        chosen = order[start:start + batch_size]
+        chosen = order[start : start + batch_size]
         if train and len(chosen) < 2 and start > 0:
             break  # a batch of one breaks BatchNorm statistics; the image comes back next epoch
         views = [augment(data.images[i], size, rng) if train else evaluation_view(data.images[i], size) for i in chosen]
@@ -113,9 +120,10 @@ def iterate_batches(
         yield np.stack(views), labels
 
 
-def class_weights(labels: Sequence[int], num_classes: int) -> np.ndarray:
+def class_weights(labels: Sequence[int], num_classes: int) -> NDArray[Any]:
     """Loss weight per class, inversely proportional to its frequency (mean weight 1)."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes).astype(np.float64)
     counts[counts == 0] = 1.0
     weights = counts.sum() / (num_classes * counts)
-    return weights.astype(np.float32)
+    result: NDArray[Any] = weights.astype(np.float32)
+    return result

@@ -5,15 +5,17 @@ reads `multiclass_classification_metrics.accuracy.value`. OUT/confusion_matrix.p
 the same matrix for people. Images go through the exported model exactly as on the edge:
 decoded as BGR, resized by sorter_common.model_input.to_model_input, nothing else.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm import tqdm
 
 from sorter_common.model_input import to_model_input
@@ -28,13 +30,25 @@ ACCURACY_PATH = "multiclass_classification_metrics.accuracy.value"
 _METRIC = {
     "type": "object",
     "required": ["value", "standard_deviation"],
-    "properties": {"value": {"type": "number", "minimum": 0, "maximum": 1}, "standard_deviation": {"type": "number", "minimum": 0}},
+    "properties": {
+        "value": {"type": "number", "minimum": 0, "maximum": 1},
+        "standard_deviation": {"type": "number", "minimum": 0},
+    },
 }
 # JSON Schema (draft 7) of evaluation.json; tests validate against it.
-EVALUATION_SCHEMA: Dict[str, Any] = {
+EVALUATION_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "type": "object",
-    "required": ["version", "model_version", "runtime", "split", "classes", "count", "multiclass_classification_metrics", "per_class"],
+    "required": [
+        "version",
+        "model_version",
+        "runtime",
+        "split",
+        "classes",
+        "count",
+        "multiclass_classification_metrics",
+        "per_class",
+    ],
     "properties": {
         "version": {"const": EVALUATION_VERSION},
         "model_version": {"type": "string"},
@@ -52,7 +66,10 @@ EVALUATION_SCHEMA: Dict[str, Any] = {
                 "weighted_f1": _METRIC,
                 "confusion_matrix": {
                     "type": "object",
-                    "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer", "minimum": 0},
+                    },
                 },
             },
         },
@@ -73,7 +90,7 @@ EVALUATION_SCHEMA: Dict[str, Any] = {
 }
 
 
-def confusion_matrix(truth: Sequence[int], predicted: Sequence[int], num_classes: int) -> np.ndarray:
+def confusion_matrix(truth: Sequence[int], predicted: Sequence[int], num_classes: int) -> NDArray[Any]:
     """Rows are true classes, columns predicted classes."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     for t, p in zip(truth, predicted):
@@ -85,20 +102,30 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
-def _metric(value: float, count: int) -> Dict[str, float]:
+def _metric(value: float, count: int) -> dict[str, float]:
     """A value with its binomial standard error, the shape SageMaker model metrics use."""
-    return {"value": round(value, 6), "standard_deviation": round(math.sqrt(max(value * (1 - value), 0.0) / max(count, 1)), 6)}
+    return {
+        "value": round(value, 6),
+        "standard_deviation": round(math.sqrt(max(value * (1 - value), 0.0) / max(count, 1)), 6),
+    }
 
 
-def metrics_document(matrix: np.ndarray, classes: Sequence[str], model_version: str, runtime_name: str, split: str) -> Dict[str, Any]:
+def metrics_document(
+    matrix: NDArray[Any], classes: Sequence[str], model_version: str, runtime_name: str, split: str
+) -> dict[str, Any]:
     count = int(matrix.sum())
     support = matrix.sum(axis=1)
-    per_class: Dict[str, Dict[str, Any]] = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for index, class_id in enumerate(classes):
         precision = _ratio(matrix[index, index], matrix[:, index].sum())
         recall = _ratio(matrix[index, index], support[index])
         f1 = _ratio(2 * precision * recall, precision + recall)
-        per_class[class_id] = {"precision": round(precision, 6), "recall": round(recall, 6), "f1": round(f1, 6), "support": int(support[index])}
+        per_class[class_id] = {
+            "precision": round(precision, 6),
+            "recall": round(recall, 6),
+            "f1": round(f1, 6),
+            "support": int(support[index]),
+        }
     weights = support / max(count, 1)
 
     def weighted(name: str) -> float:
@@ -117,14 +144,15 @@ def metrics_document(matrix: np.ndarray, classes: Sequence[str], model_version: 
             "weighted_recall": _metric(weighted("recall"), count),
             "weighted_f1": _metric(weighted("f1"), count),
             "confusion_matrix": {
-                true_id: {pred_id: int(matrix[i, j]) for j, pred_id in enumerate(classes)} for i, true_id in enumerate(classes)
+                true_id: {pred_id: int(matrix[i, j]) for j, pred_id in enumerate(classes)}
+                for i, true_id in enumerate(classes)
             },
         },
         "per_class": per_class,
     }
 
 
-def plot_confusion(matrix: np.ndarray, classes: Sequence[str], path: Path, title: str) -> None:
+def plot_confusion(matrix: NDArray[Any], classes: Sequence[str], path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on build machines or in SageMaker
@@ -140,42 +168,56 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], path: Path, title
     threshold = matrix.max() / 2 if matrix.size else 0
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            axes.text(j, i, str(matrix[i, j]), ha="center", va="center", color="white" if matrix[i, j] > threshold else "black")
+            axes.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                color="white" if matrix[i, j] > threshold else "black",
+            )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def predict_files(predictor: runtime.Predictor, paths: Sequence[Path], batch_size: int = 16, progress: bool = True) -> np.ndarray:
+def predict_files(
+    predictor: runtime.Predictor, paths: Sequence[Path], batch_size: int = 16, progress: bool = True
+) -> NDArray[Any]:
     """Probabilities for image files, each decoded and resized exactly as the edge does it."""
-    outputs: List[np.ndarray] = []
+    outputs: list[NDArray[Any]] = []
     for start in tqdm(range(0, len(paths), batch_size), desc="evaluate", unit="batch", disable=not progress):
-        batch = np.concatenate([to_model_input(data.read_bgr(path)) for path in paths[start:start + batch_size]])
+        batch = np.concatenate([to_model_input(data.read_bgr(path)) for path in paths[start : start + batch_size]])
         outputs.append(predictor.predict(batch))
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 
 
 def evaluate(
-    model_tar: Path, data_dir: Path, out_dir: Path, split: str = "test", runtime_name: str = "mxnet", progress: bool = True
-) -> Dict[str, Any]:
+    model_tar: Path,
+    data_dir: Path,
+    out_dir: Path,
+    split: str = "test",
+    runtime_name: str = "mxnet",
+    progress: bool = True,
+) -> dict[str, Any]:
     """Evaluate model_tar on DATA/<split>.lst; writes evaluation.json and confusion_matrix.png."""
     lst = data_dir / (split + ".lst")
     if not lst.is_file():
-        raise FileNotFoundError("{} does not exist; run `python -m training prepare` first".format(lst))
+        raise FileNotFoundError(f"{lst} does not exist; run `python -m training prepare` first")
     rows = read_lst(lst)
     if not rows:
-        raise ValueError("{} lists no images".format(lst))
+        raise ValueError(f"{lst} lists no images")
     with tempfile.TemporaryDirectory(prefix="trash-sorter-eval-") as scratch:
         info = archive.unpack(model_tar, Path(scratch))
         predictor = runtime.load_predictor(Path(scratch), runtime_name)
         probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
-    classes: List[str] = list(info["classes"])
+    classes: list[str] = list(info["classes"])
     truth = [label for label, _ in rows]
     matrix = confusion_matrix(truth, list(probabilities.argmax(axis=1)), len(classes))
     document = metrics_document(matrix, classes, str(info.get("version", "")), runtime_name, split)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / EVALUATION_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     accuracy = document["multiclass_classification_metrics"]["accuracy"]["value"]
-    plot_confusion(matrix, classes, out_dir / CONFUSION_PNG, "{} split, accuracy {:.3f}".format(split, accuracy))
-    print("test:accuracy={:.4f}".format(accuracy), flush=True)
+    plot_confusion(matrix, classes, out_dir / CONFUSION_PNG, f"{split} split, accuracy {accuracy:.3f}")
+    print(f"test:accuracy={accuracy:.4f}", flush=True)
     return document

@@ -2,10 +2,10 @@
 
 Exported files take a 224x224 BGR frame as float32 NCHW 0..255 and give class probabilities.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Tuple
 
 import mxnet as mx
 import numpy as np
@@ -15,7 +15,7 @@ from sorter_common.model_input import INPUT_SIZE
 from training.network import EdgeClassifier, WithSoftmax
 
 
-def export_mxnet(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> Tuple[Path, Path]:
+def export_mxnet(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> tuple[Path, Path]:
     """Write image-classification-symbol.json and -0000.params (the names DeepLens mo expects)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     context = net.output.weight.list_ctx()[0]
@@ -62,7 +62,7 @@ def _make_weights_constant(onnx_file: Path) -> None:
     onnx.save(model, str(onnx_file))
 
 
-def export_all(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> Tuple[Path, Path, Path]:
+def export_all(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> tuple[Path, Path, Path]:
     symbol_file, params_file = export_mxnet(net, out_dir, size)
     onnx_file = export_onnx(symbol_file, params_file, out_dir / ONNX_FILE, size)
     return symbol_file, params_file, onnx_file

@@ -6,9 +6,10 @@ them and no runtime can drift from training. For quick CPU runs (tests, the demo
 graph can average-pool the frame down by a fixed factor first (`downscale`): the network then
 computes at 112 or 56 pixels, and training and the export still share the very same graph.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Sequence
 
 import mxnet as mx
 from mxnet import gluon
@@ -17,7 +18,7 @@ from mxnet.gluon.model_zoo import vision
 
 from sorter_common.model_input import MEAN_RGB, STD_RGB
 
-ARCHITECTURES: Dict[str, str] = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
+ARCHITECTURES: dict[str, str] = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
 DEFAULT_ARCHITECTURE = "resnet18"
 # 224 divided by these stays a whole number: 224, 112, 56 pixels inside the network.
 DOWNSCALES = (1, 2, 4)
@@ -36,7 +37,7 @@ class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]
             self.features = features
             self.output = nn.Dense(num_classes)
 
-    def hybrid_forward(self, F: Any, x: Any, mean: Any, inv_std: Any) -> Any:  # noqa: N803 (Gluon's name)
+    def hybrid_forward(self, F: Any, x: Any, mean: Any, inv_std: Any) -> Any:
         # slice + concat rather than reverse: every exporter (ONNX, DeepLens mo) knows these ops.
         rgb = F.concat(
             F.slice_axis(x, axis=1, begin=2, end=3),
@@ -59,7 +60,7 @@ class WithSoftmax(gluon.HybridBlock):  # type: ignore[misc]
         with self.name_scope():
             self.classifier = classifier
 
-    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
         return F.softmax(self.classifier(x), axis=1)
 
 
@@ -68,9 +69,9 @@ def build_network(
 ) -> EdgeClassifier:
     """A ResNet with ImageNet weights when pretrained (downloaded from the Gluon model zoo)."""
     if downscale not in DOWNSCALES:
-        raise ValueError("downscale {} is not one of {}".format(downscale, DOWNSCALES))
+        raise ValueError(f"downscale {downscale} is not one of {DOWNSCALES}")
     if architecture not in ARCHITECTURES:
-        raise ValueError("architecture {!r} is not one of {}".format(architecture, sorted(ARCHITECTURES)))
+        raise ValueError(f"architecture {architecture!r} is not one of {sorted(ARCHITECTURES)}")
     zoo_name = ARCHITECTURES[architecture]
     # A fixed prefix keeps parameter names (and so the params file and the model version hash)
     # the same however many networks a process builds; the zoo loads weights by structure.
@@ -91,7 +92,7 @@ def set_backbone_trainable(net: EdgeClassifier, trainable: bool) -> None:
     net.features.collect_params().setattr("grad_req", "write" if trainable else "null")
 
 
-def contexts_available() -> List[mx.Context]:
+def contexts_available() -> list[mx.Context]:
     """Every GPU present, else the CPU."""
     gpus = mx.context.num_gpus()
     return [mx.gpu(i) for i in range(gpus)] if gpus else [mx.cpu()]

@@ -4,6 +4,7 @@ OUT gets images/<class>/<file> (copies of the usable images), train.lst, validat
 test.lst (im2rec format, paths relative to OUT), labels.txt, manifest.json and problems.txt.
 SRC is only read; a .zip is extracted into a temporary folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Iterator, Sequence
 
 from tqdm import tqdm
 
-from sorter_common.classes import DEFAULT_CLASSES, format_labels, normalize_classes
 from sorter_common.artifact import LABELS_FILE
+from sorter_common.classes import DEFAULT_CLASSES, format_labels, normalize_classes
 from training.errors import UsageError
 from training.split import DEFAULT_FRACTIONS, SPLITS, stratified_split, write_lst
 from training.validate import (
@@ -39,8 +40,8 @@ MANIFEST_VERSION = 1
 
 @dataclass
 class PrepareResult:
-    manifest: Dict[str, Any]
-    problems: List[Problem]
+    manifest: dict[str, Any]
+    problems: list[Problem]
 
 
 def lst_name(split: str) -> str:
@@ -52,7 +53,7 @@ def _safe_extract(archive: zipfile.ZipFile, target: Path) -> None:
     for member in archive.infolist():
         parts = PurePosixPath(member.filename).parts
         if member.filename.startswith("/") or ".." in parts:
-            raise UsageError("zip member {!r} points outside the archive; refusing to extract".format(member.filename))
+            raise UsageError(f"zip member {member.filename!r} points outside the archive; refusing to extract")
     archive.extractall(target)
 
 
@@ -76,15 +77,15 @@ class _Source:
 
     def __init__(self, source: Path) -> None:
         self.source = source
-        self._tmp: "tempfile.TemporaryDirectory[str] | None" = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> Path:
         if not self.source.exists():
-            raise UsageError("source {} does not exist".format(self.source))
+            raise UsageError(f"source {self.source} does not exist")
         if self.source.is_dir():
             return self.source
         if not zipfile.is_zipfile(self.source):
-            raise UsageError("source {} is neither a folder nor a .zip file".format(self.source))
+            raise UsageError(f"source {self.source} is neither a folder nor a .zip file")
         self._tmp = tempfile.TemporaryDirectory(prefix="trash-sorter-src-")
         with zipfile.ZipFile(self.source) as archive:
             _safe_extract(archive, Path(self._tmp.name))
@@ -101,7 +102,7 @@ def _copy_name(image: GoodImage, root_relative: str) -> str:
     return "{}/{}/{}".format(IMAGES_DIR, image.class_id, "__".join(inside_class))
 
 
-def _iter_rows(split: Dict[str, List[str]], classes: List[str]) -> Iterator[Tuple[int, str]]:
+def _iter_rows(split: dict[str, list[str]], classes: list[str]) -> Iterator[tuple[int, str]]:
     for class_id in classes:
         for relative in split[class_id]:
             yield classes.index(class_id), relative
@@ -121,22 +122,19 @@ def prepare_dataset(
     class_ids = normalize_classes(classes)
     source = source.resolve()
     out_dir = out_dir.resolve()
-    if out_dir == source or source in out_dir.parents and source.is_dir():
-        raise UsageError("output {} must not be inside the source {}".format(out_dir, source))
+    if out_dir == source or (source in out_dir.parents and source.is_dir()):
+        raise UsageError(f"output {out_dir} must not be inside the source {source}")
     with _Source(source) as extracted:
         root = _dataset_root(extracted, class_ids)
         inventory: Inventory = build_inventory(root, class_ids, min_side=min_side, min_per_class=min_per_class)
         short = class_shortfalls(inventory, min_per_class)
         if short:
             _write_problems(out_dir, inventory.problems)
-            details = ", ".join("{} has {}".format(c, len(inventory.images[c])) for c in short)
-            raise UsageError(
-                "not enough usable images: {} (at least {} per class); see {}".format(
-                    details, min_per_class, out_dir / PROBLEMS_FILE
-                )
-            )
-        by_key: Dict[str, GoodImage] = {}
-        keys_by_class: Dict[str, List[str]] = {}
+            details = ", ".join(f"{c} has {len(inventory.images[c])}" for c in short)
+            wanted = f"at least {min_per_class} per class"
+            raise UsageError(f"not enough usable images: {details} ({wanted}); see {out_dir / PROBLEMS_FILE}")
+        by_key: dict[str, GoodImage] = {}
+        keys_by_class: dict[str, list[str]] = {}
         for class_id, images in inventory.images.items():
             for image in images:
                 key = _copy_name(image, image.relative)

@@ -2,13 +2,15 @@
 
 Both take a batch of 224x224 BGR float32 NCHW 0..255 frames and return class probabilities.
 """
+
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sorter_common.artifact import ONNX_FILE, PARAMS_FILE, SYMBOL_FILE
 from sorter_common.model_input import INPUT_NAME
@@ -19,7 +21,7 @@ RUNTIMES = ("mxnet", "onnx")
 class Predictor(Protocol):
     name: str
 
-    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+    def predict(self, batch: NDArray[Any]) -> NDArray[Any]: ...
 
 
 class MxnetPredictor:
@@ -36,7 +38,7 @@ class MxnetPredictor:
         self._block.hybridize(static_alloc=True)
         self._mx = mx
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def predict(self, batch: NDArray[Any]) -> NDArray[Any]:
         return self._block(self._mx.nd.array(batch, dtype="float32")).asnumpy()  # type: ignore[no-any-return]
 
 
@@ -48,12 +50,15 @@ class OnnxPredictor:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # warnings about the exporter's leftovers are not actionable here
+        # No busy-waiting between operators: on a small edge CPU shared with the camera loop
+        # (or a busy build machine) spinning threads steal the cores the next operator needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(model_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def predict(self, batch: NDArray[Any]) -> NDArray[Any]:
         return self._session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})[0]  # type: ignore[no-any-return]
 
 
@@ -62,4 +67,4 @@ def load_predictor(model_dir: Path, runtime: str) -> Predictor:
         return MxnetPredictor(model_dir)
     if runtime == "onnx":
         return OnnxPredictor(model_dir)
-    raise ValueError("runtime {!r} is not one of {}".format(runtime, RUNTIMES))
+    raise ValueError(f"runtime {runtime!r} is not one of {RUNTIMES}")

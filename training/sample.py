@@ -4,13 +4,14 @@ Each class has its own kinds of objects (compost: peels, leaves, cores; landfill
 wrappers and bags; recycling: bottles and cans) drawn on backgrounds, lighting, angles and
 scales that are shared by every class, so a model must look at the object to tell classes apart.
 """
+
 from __future__ import annotations
 
 import math
 import random
 import zlib
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
@@ -27,11 +28,14 @@ DEFAULT_PER_CLASS = 40
 CANVAS = 256
 
 
-def _jitter(rng: random.Random, color: Color, amount: int = 25) -> Tuple[int, int, int, int]:
-    return tuple(max(0, min(255, c + rng.randint(-amount, amount))) for c in color) + (255,)  # type: ignore[return-value]
+def _jitter(rng: random.Random, color: Color, amount: int = 25) -> tuple[int, int, int, int]:
+    red, green, blue = (max(0, min(255, c + rng.randint(-amount, amount))) for c in color)
+    return (red, green, blue, 255)
 
 
-def _blob(rng: random.Random, cx: float, cy: float, radius: float, points: int, roughness: float) -> List[Tuple[float, float]]:
+def _blob(
+    rng: random.Random, cx: float, cy: float, radius: float, points: int, roughness: float
+) -> list[tuple[float, float]]:
     """An irregular closed outline around (cx, cy)."""
     outline = []
     for i in range(points):
@@ -42,6 +46,7 @@ def _blob(rng: random.Random, cx: float, cy: float, radius: float, points: int, 
 
 
 # --- compost: organic shapes in warm greens, yellows and browns -------------------------------
+
 
 def _draw_banana_peel(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
     color = _jitter(rng, rng.choice([(225, 190, 40), (200, 160, 30), (150, 110, 30)]))
@@ -81,6 +86,7 @@ def _draw_food_scraps(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) 
 
 # --- landfill: crumpled wrappers and bags, dark or glossy and striped -------------------------
 
+
 def _draw_wrapper(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
     base = _jitter(rng, rng.choice([(30, 30, 35), (90, 30, 110), (70, 20, 40)]))
     outline = _blob(rng, size / 2, size / 2, size * 0.38, 14, 0.35)
@@ -103,7 +109,9 @@ def _draw_bag(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
 def _draw_styrofoam(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
     white = _jitter(rng, (245, 245, 240), 8)
     draw.rounded_rectangle((size * 0.2, size * 0.3, size * 0.8, size * 0.7), radius=int(size * 0.06), fill=white)
-    draw.rectangle((size * 0.25, size * 0.35, size * 0.75, size * 0.65), outline=_jitter(rng, (200, 200, 195), 8), width=3)
+    draw.rectangle(
+        (size * 0.25, size * 0.35, size * 0.75, size * 0.65), outline=_jitter(rng, (200, 200, 195), 8), width=3
+    )
     for _ in range(3):  # food stains
         x, y = rng.uniform(0.3, 0.7) * size, rng.uniform(0.4, 0.6) * size
         draw.ellipse((x - 8, y - 6, x + 8, y + 6), fill=_jitter(rng, (170, 60, 40)))
@@ -111,10 +119,19 @@ def _draw_styrofoam(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) ->
 
 # --- recycling: bottles and cans, blue, clear or metallic, upright outlines -------------------
 
+
 def _draw_bottle(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
     body = _jitter(rng, rng.choice([(60, 140, 230), (120, 200, 240), (40, 90, 220)]))
     draw.rounded_rectangle((size * 0.36, size * 0.3, size * 0.64, size * 0.92), radius=int(size * 0.08), fill=body)
-    draw.polygon([(size * 0.36, size * 0.34), (size * 0.45, size * 0.14), (size * 0.55, size * 0.14), (size * 0.64, size * 0.34)], fill=body)
+    draw.polygon(
+        [
+            (size * 0.36, size * 0.34),
+            (size * 0.45, size * 0.14),
+            (size * 0.55, size * 0.14),
+            (size * 0.64, size * 0.34),
+        ],
+        fill=body,
+    )
     draw.rectangle((size * 0.44, size * 0.06, size * 0.56, size * 0.14), fill=_jitter(rng, (20, 60, 200)))
     draw.rectangle((size * 0.36, size * 0.5, size * 0.64, size * 0.64), fill=_jitter(rng, (250, 250, 250), 5))
     draw.line((size * 0.42, size * 0.35, size * 0.42, size * 0.85), fill=(255, 255, 255, 200), width=3)
@@ -137,7 +154,7 @@ def _draw_jar(draw: ImageDraw.ImageDraw, rng: random.Random, size: int) -> None:
     draw.line((size * 0.38, size * 0.35, size * 0.38, size * 0.8), fill=(255, 255, 255, 200), width=4)
 
 
-DRAWERS: Dict[str, Sequence[Drawer]] = {
+DRAWERS: dict[str, Sequence[Drawer]] = {
     "compost": (_draw_banana_peel, _draw_leaf, _draw_apple_core, _draw_food_scraps),
     "landfill": (_draw_wrapper, _draw_bag, _draw_styrofoam),
     "recycling": (_draw_bottle, _draw_can, _draw_jar),
@@ -173,16 +190,16 @@ def draw_image(class_id: str, rng: random.Random, size: int = DEFAULT_IMAGE_SIZE
     drawers = DRAWERS.get(class_id) or (_generic_drawer(class_id),)
     layer = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
     rng.choice(drawers)(ImageDraw.Draw(layer), rng, CANVAS)
-    layer = layer.rotate(rng.uniform(-180, 180), resample=Image.BICUBIC)
+    layer = layer.rotate(rng.uniform(-180, 180), resample=Image.Resampling.BICUBIC)
     scale = rng.uniform(0.55, 1.0)
     object_size = max(8, int(size * scale))
-    layer = layer.resize((object_size, object_size), Image.BILINEAR)
+    layer = layer.resize((object_size, object_size), Image.Resampling.BILINEAR)
     image = _background(rng, size)
     offset = size - object_size
     image.paste(layer, (rng.randint(0, offset), rng.randint(0, offset)), layer)
     # Lighting: brightness and a colour cast, plus a little blur as from a cheap camera.
     image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.7, 1.25))
-    cast = Image.new("RGB", (size, size), tuple(rng.randint(0, 255) for _ in range(3)))  # type: ignore[arg-type]
+    cast = Image.new("RGB", (size, size), (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255)))
     image = Image.blend(image, cast, rng.uniform(0.0, 0.08))
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.8)))
 
@@ -194,7 +211,7 @@ def write_sample(
     seed: int = 0,
     size: int = DEFAULT_IMAGE_SIZE,
     progress: bool = True,
-) -> Dict[str, int]:
+) -> dict[str, int]:
     """Write per_class JPEGs into out_dir/<class>/; returns the count per class."""
     class_ids = normalize_classes(classes)
     jobs = [(class_id, index) for class_id in class_ids for index in range(per_class)]
@@ -202,6 +219,6 @@ def write_sample(
         (out_dir / class_id).mkdir(parents=True, exist_ok=True)
     for class_id, index in tqdm(jobs, desc="sample", unit="img", disable=not progress):
         # A string seed per image: each picture is reproducible on its own, whatever per_class is.
-        rng = random.Random("{}:{}:{}".format(seed, class_id, index))
-        draw_image(class_id, rng, size).save(out_dir / class_id / "{}-{:04d}.jpg".format(class_id, index), quality=92)
+        rng = random.Random(f"{seed}:{class_id}:{index}")
+        draw_image(class_id, rng, size).save(out_dir / class_id / f"{class_id}-{index:04d}.jpg", quality=92)
     return {class_id: per_class for class_id in class_ids}

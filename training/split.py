@@ -1,28 +1,29 @@
 """A deterministic stratified train/validation/test split and its im2rec .lst manifests."""
+
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Sequence
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.7, 0.2, 0.1)
 
 
-def parse_fractions(text: str) -> Tuple[float, float, float]:
+def parse_fractions(text: str) -> tuple[float, float, float]:
     """'70/20/10' or '0.7,0.2,0.1' -> fractions that sum to 1."""
     parts = [p for p in text.replace(",", "/").split("/") if p.strip()]
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise ValueError("split {!r} is not three numbers like 70/20/10".format(text)) from None
+        raise ValueError(f"split {text!r} is not three numbers like 70/20/10") from None
     if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0 or values[0] == 0:
-        raise ValueError("split {!r} must be three non-negative numbers with a non-zero train part".format(text))
+        raise ValueError(f"split {text!r} must be three non-negative numbers with a non-zero train part")
     total = sum(values)
     return (values[0] / total, values[1] / total, values[2] / total)
 
 
-def split_counts(count: int, fractions: Sequence[float]) -> Tuple[int, int, int]:
+def split_counts(count: int, fractions: Sequence[float]) -> tuple[int, int, int]:
     """How many of count items go to each split; every non-empty split gets at least one item."""
     validation = round(count * fractions[1])
     test = round(count * fractions[2])
@@ -34,27 +35,29 @@ def split_counts(count: int, fractions: Sequence[float]) -> Tuple[int, int, int]
     return (train, validation, test)
 
 
-def stratified_split(keys_by_class: Dict[str, List[str]], fractions: Sequence[float], seed: int) -> Dict[str, Dict[str, List[str]]]:
+def stratified_split(
+    keys_by_class: dict[str, list[str]], fractions: Sequence[float], seed: int
+) -> dict[str, dict[str, list[str]]]:
     """split -> class -> keys. The same keys, fractions and seed always give the same split."""
-    result: Dict[str, Dict[str, List[str]]] = {split: {} for split in SPLITS}
+    result: dict[str, dict[str, list[str]]] = {split: {} for split in SPLITS}
     for class_id in sorted(keys_by_class):
         keys = sorted(keys_by_class[class_id])
         # One generator per class, so adding images to one class leaves the others' split alone.
-        random.Random("{}:{}".format(seed, class_id)).shuffle(keys)
+        random.Random(f"{seed}:{class_id}").shuffle(keys)
         train, validation, _ = split_counts(len(keys), fractions)
         result["train"][class_id] = sorted(keys[:train])
-        result["validation"][class_id] = sorted(keys[train:train + validation])
-        result["test"][class_id] = sorted(keys[train + validation:])
+        result["validation"][class_id] = sorted(keys[train : train + validation])
+        result["test"][class_id] = sorted(keys[train + validation :])
     return result
 
 
-def write_lst(path: Path, rows: Sequence[Tuple[int, str]]) -> None:
+def write_lst(path: Path, rows: Sequence[tuple[int, str]]) -> None:
     """im2rec format: index<TAB>label<TAB>relative path, one image per line."""
-    lines = ["{}\t{:.1f}\t{}".format(index, float(label), relative) for index, (label, relative) in enumerate(rows)]
+    lines = [f"{index}\t{float(label):.1f}\t{relative}" for index, (label, relative) in enumerate(rows)]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
-def read_lst(path: Path) -> List[Tuple[int, str]]:
+def read_lst(path: Path) -> list[tuple[int, str]]:
     """(label, relative path) per line of an im2rec .lst file."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -62,6 +65,6 @@ def read_lst(path: Path) -> List[Tuple[int, str]]:
             continue
         fields = line.split("\t")
         if len(fields) < 3:
-            raise ValueError("{}:{}: expected index, label and path separated by tabs".format(path, number))
+            raise ValueError(f"{path}:{number}: expected index, label and path separated by tabs")
         rows.append((int(float(fields[1])), fields[-1]))
     return rows

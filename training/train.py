@@ -7,6 +7,7 @@ itself, so there the artifact files are written loose; locally they are packed h
 
 Metrics are printed as `name=value` pairs that METRIC_DEFINITIONS' regexes parse.
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,7 +26,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Sequence
 
 import mxnet as mx
 import numpy as np
@@ -48,7 +49,7 @@ METRIC_DEFINITIONS = [
 class TrainConfig:
     data_dir: Path
     model_dir: Path
-    output_data_dir: Optional[Path] = None
+    output_data_dir: Path | None = None
     architecture: str = network.DEFAULT_ARCHITECTURE
     pretrained: bool = True
     epochs: int = 10
@@ -62,7 +63,7 @@ class TrainConfig:
     patience: int = 5
     downscale: int = 1
     seed: int = 0
-    model_version: Optional[str] = None
+    model_version: str | None = None
     archive: bool = True
     progress: bool = True
 
@@ -72,18 +73,18 @@ class EpochResult:
     epoch: int
     train_loss: float
     train_accuracy: float
-    validation_accuracy: Optional[float]
+    validation_accuracy: float | None
     seconds: float
 
 
 @dataclass
 class TrainResult:
-    classes: List[str]
+    classes: list[str]
     best_epoch: int
-    history: List[EpochResult]
-    metrics: Dict[str, float]
+    history: list[EpochResult]
+    metrics: dict[str, float]
     model_dir: Path
-    archive: Optional[Path]
+    archive: Path | None
     images_per_second: float
 
 
@@ -93,10 +94,10 @@ def parse_bool(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "n", "off"):
         return False
-    raise argparse.ArgumentTypeError("expected true or false, got {!r}".format(text))
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _default_channel() -> Optional[str]:
+def _default_channel() -> str | None:
     """SageMaker's data channel: 'training' by convention, else the only channel given."""
     for name in ("SM_CHANNEL_TRAINING", "SM_CHANNEL_TRAIN", "SM_CHANNEL_DATA"):
         if os.environ.get(name):
@@ -113,34 +114,59 @@ def in_sagemaker() -> bool:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by `python -m training train` and SageMaker's hyperparameters."""
-    parser.add_argument("data_dir", nargs="?", default=_default_channel(), help="prepared data folder (SM_CHANNEL_TRAINING)")
-    parser.add_argument("model_dir", nargs="?", default=os.environ.get("SM_MODEL_DIR"), help="where the model goes (SM_MODEL_DIR)")
-    parser.add_argument("--output-data-dir", default=os.environ.get("SM_OUTPUT_DATA_DIR"), help="training history (SM_OUTPUT_DATA_DIR)")
-    parser.add_argument("--architecture", "--arch", choices=sorted(network.ARCHITECTURES), default=network.DEFAULT_ARCHITECTURE)
-    parser.add_argument("--pretrained", type=parse_bool, default=True, help="ImageNet weights from the Gluon model zoo (true/false)")
-    parser.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="random initial weights (offline)")
+    parser.add_argument(
+        "data_dir", nargs="?", default=_default_channel(), help="prepared data folder (SM_CHANNEL_TRAINING)"
+    )
+    parser.add_argument(
+        "model_dir", nargs="?", default=os.environ.get("SM_MODEL_DIR"), help="where the model goes (SM_MODEL_DIR)"
+    )
+    parser.add_argument(
+        "--output-data-dir", default=os.environ.get("SM_OUTPUT_DATA_DIR"), help="training history (SM_OUTPUT_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--architecture", "--arch", choices=sorted(network.ARCHITECTURES), default=network.DEFAULT_ARCHITECTURE
+    )
+    parser.add_argument(
+        "--pretrained", type=parse_bool, default=True, help="ImageNet weights from the Gluon model zoo (true/false)"
+    )
+    parser.add_argument(
+        "--no-pretrained", dest="pretrained", action="store_false", help="random initial weights (offline)"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", "--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--weight-decay", "--wd", type=float, default=1e-4)
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    parser.add_argument("--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up before the cosine decay")
-    parser.add_argument("--freeze-epochs", type=int, default=0, help="train only the new output layer for this many epochs")
-    parser.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation accuracy")
     parser.add_argument(
-        "--downscale", type=int, choices=network.DOWNSCALES, default=1,
+        "--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up before the cosine decay"
+    )
+    parser.add_argument(
+        "--freeze-epochs", type=int, default=0, help="train only the new output layer for this many epochs"
+    )
+    parser.add_argument(
+        "--patience", type=int, default=5, help="stop after this many epochs without a better validation accuracy"
+    )
+    parser.add_argument(
+        "--downscale",
+        type=int,
+        choices=network.DOWNSCALES,
+        default=1,
         help="average-pool the 224x224 input by this factor inside the network (fast CPU runs)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-version", default=None, help="version in model.json (default: params hash)")
-    parser.add_argument("--archive", type=parse_bool, default=None, help="pack model.tar.gz (default: only outside SageMaker)")
+    parser.add_argument(
+        "--archive", type=parse_bool, default=None, help="pack model.tar.gz (default: only outside SageMaker)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not args.data_dir or not args.model_dir:
-        raise ValueError("give DATA and MODEL_DIR (or run inside SageMaker, which sets SM_CHANNEL_TRAINING and SM_MODEL_DIR)")
+        raise ValueError(
+            "give DATA and MODEL_DIR (or run inside SageMaker, which sets SM_CHANNEL_TRAINING and SM_MODEL_DIR)"
+        )
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError("--{} must be at least 1".format(name.replace("_", "-")))
@@ -179,13 +205,19 @@ def _trainer(net: network.EdgeClassifier, config: TrainConfig, steps_per_epoch: 
     schedule = mx.lr_scheduler.CosineScheduler(
         max_update=total, base_lr=config.learning_rate, final_lr=config.learning_rate * 0.01, warmup_steps=warmup
     )
-    options: Dict[str, Any] = {"learning_rate": config.learning_rate, "wd": config.weight_decay, "lr_scheduler": schedule}
+    options: dict[str, Any] = {
+        "learning_rate": config.learning_rate,
+        "wd": config.weight_decay,
+        "lr_scheduler": schedule,
+    }
     if config.optimizer == "sgd":
         options["momentum"] = config.momentum
     return gluon.Trainer(net.collect_params(), config.optimizer, options)
 
 
-def accuracy(net: network.EdgeClassifier, images: data.LabelledImages, config: TrainConfig, contexts: Sequence[mx.Context]) -> float:
+def accuracy(
+    net: network.EdgeClassifier, images: data.LabelledImages, config: TrainConfig, contexts: Sequence[mx.Context]
+) -> float:
     """Top-1 accuracy on evaluation views (the edge's resize, no augmentation)."""
     correct = 0
     rng = random.Random(0)
@@ -197,10 +229,10 @@ def accuracy(net: network.EdgeClassifier, images: data.LabelledImages, config: T
 
 def log_metrics(epoch: int, result: EpochResult) -> None:
     """One line SageMaker metric definitions can parse, e.g. validation:accuracy=0.912."""
-    parts = ["epoch={}".format(epoch), "train:loss={:.4f}".format(result.train_loss), "train:accuracy={:.4f}".format(result.train_accuracy)]
+    parts = [f"epoch={epoch}", f"train:loss={result.train_loss:.4f}", f"train:accuracy={result.train_accuracy:.4f}"]
     if result.validation_accuracy is not None:
-        parts.append("validation:accuracy={:.4f}".format(result.validation_accuracy))
-    parts.append("seconds={:.1f}".format(result.seconds))
+        parts.append(f"validation:accuracy={result.validation_accuracy:.4f}")
+    parts.append(f"seconds={result.seconds:.1f}")
     print(" ".join(parts), flush=True)
 
 
@@ -219,13 +251,18 @@ def train_epoch(
     total_loss, correct, seen = 0.0, 0, 0
     batches = data.iterate_batches(images, config.batch_size, INPUT_SIZE, rng, train=True)
     steps = (len(images) + config.batch_size - 1) // config.batch_size
-    for batch, labels in tqdm(batches, total=steps, desc="epoch {}".format(epoch), unit="batch", disable=not config.progress, leave=False):
+    for batch, labels in tqdm(
+        batches, total=steps, desc=f"epoch {epoch}", unit="batch", disable=not config.progress, leave=False
+    ):
         parts = gluon.utils.split_and_load(batch, contexts, even_split=False)
         label_parts = gluon.utils.split_and_load(labels, contexts, even_split=False)
         with autograd.record():
             outputs = [net(x) for x in parts]
             # Class-imbalance handling: each sample's loss is weighted by its class's weight.
-            losses = [loss_fn(out, y, weights.as_in_context(y.context).take(y).reshape((-1, 1))) for out, y in zip(outputs, label_parts)]
+            losses = [
+                loss_fn(out, y, weights.as_in_context(y.context).take(y).reshape((-1, 1)))
+                for out, y in zip(outputs, label_parts)
+            ]
         autograd.backward(losses)
         trainer.step(len(labels))
         for out, y, loss in zip(outputs, label_parts, losses):
@@ -251,7 +288,7 @@ def train(config: TrainConfig) -> TrainResult:
     trainer = _trainer(net, config, steps_per_epoch)
     weights = mx.nd.array(data.class_weights(train_images.labels, len(classes)))
     rng = random.Random(config.seed)
-    history: List[EpochResult] = []
+    history: list[EpochResult] = []
     best_accuracy, best_epoch = -1.0, 0
     trained_images, trained_seconds = 0, 0.0
     with tempfile.TemporaryDirectory(prefix="trash-sorter-train-") as scratch:
@@ -272,14 +309,14 @@ def train(config: TrainConfig) -> TrainResult:
                 best_accuracy, best_epoch = score, epoch
                 net.save_parameters(str(best_params))
             elif epoch - best_epoch >= config.patience:
-                print("early stop: no better validation accuracy for {} epochs".format(config.patience), flush=True)
+                print(f"early stop: no better validation accuracy for {config.patience} epochs", flush=True)
                 break
         net.load_parameters(str(best_params), ctx=contexts)
     best = history[best_epoch - 1]
     metrics = {"train:loss": best.train_loss, "train:accuracy": best.train_accuracy, "best_epoch": float(best_epoch)}
     if best.validation_accuracy is not None:
         metrics["validation:accuracy"] = best.validation_accuracy
-    print("best epoch={} validation:accuracy={:.4f}".format(best_epoch, best_accuracy), flush=True)
+    print(f"best epoch={best_epoch} validation:accuracy={best_accuracy:.4f}", flush=True)
     archive_path = write_artifact(net, classes, metrics, config)
     if config.output_data_dir is not None:
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
@@ -297,13 +334,28 @@ def train(config: TrainConfig) -> TrainResult:
     )
 
 
-def _hyperparameters(config: TrainConfig) -> Dict[str, Any]:
-    keep = ("architecture", "pretrained", "epochs", "batch_size", "learning_rate", "momentum", "weight_decay",
-            "optimizer", "warmup_epochs", "freeze_epochs", "patience", "downscale", "seed")
+def _hyperparameters(config: TrainConfig) -> dict[str, Any]:
+    keep = (
+        "architecture",
+        "pretrained",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "momentum",
+        "weight_decay",
+        "optimizer",
+        "warmup_epochs",
+        "freeze_epochs",
+        "patience",
+        "downscale",
+        "seed",
+    )
     return {key: getattr(config, key) for key in keep}
 
 
-def write_artifact(net: network.EdgeClassifier, classes: List[str], metrics: Dict[str, float], config: TrainConfig) -> Optional[Path]:
+def write_artifact(
+    net: network.EdgeClassifier, classes: list[str], metrics: dict[str, float], config: TrainConfig
+) -> Path | None:
     """Export into model_dir (loose files, as SageMaker wants) or pack model_dir/model.tar.gz."""
     config.model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trash-sorter-export-") as scratch:
@@ -320,10 +372,10 @@ def write_artifact(net: network.EdgeClassifier, classes: List[str], metrics: Dic
         return final
 
 
-def _drop_unknown_options(argv: Sequence[str], known: Set[str]) -> Tuple[List[str], List[str]]:
+def _drop_unknown_options(argv: Sequence[str], known: set[str]) -> tuple[list[str], list[str]]:
     """Split argv into what the parser knows and unknown `--name [value]` options."""
-    kept: List[str] = []
-    ignored: List[str] = []
+    kept: list[str] = []
+    ignored: list[str] = []
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -339,7 +391,7 @@ def _drop_unknown_options(argv: Sequence[str], known: Set[str]) -> Tuple[List[st
     return kept, ignored
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add_arguments(parser)
     args_list = list(sys.argv[1:] if argv is None else argv)

@@ -5,12 +5,13 @@ sha256 in its metadata (written by this command; S3 ETags of multipart uploads a
 content hashes). Only buckets named deeplens-* are accepted: the recipe's convention,
 and the only buckets the project's roles may touch.
 """
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from tqdm import tqdm
 
@@ -23,21 +24,21 @@ MIB = 1024 * 1024
 
 @dataclass
 class UploadReport:
-    uploaded: List[str] = field(default_factory=list)
-    skipped: List[str] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
     dry_run: bool = False
 
 
-def parse_s3_uri(uri: str) -> Tuple[str, str]:
+def parse_s3_uri(uri: str) -> tuple[str, str]:
     """'s3://bucket/some/prefix' -> ('bucket', 'some/prefix'); refuses buckets not named deeplens-*."""
     if not uri.startswith("s3://"):
-        raise UsageError("destination {!r} is not an s3:// URI".format(uri))
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
+        raise UsageError(f"destination {uri!r} is not an s3:// URI")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
     if not bucket:
-        raise UsageError("destination {!r} names no bucket".format(uri))
+        raise UsageError(f"destination {uri!r} names no bucket")
     if not bucket.startswith(BUCKET_PREFIX):
-        raise UsageError("bucket {!r} does not start with {!r}; refusing to upload".format(bucket, BUCKET_PREFIX))
+        raise UsageError(f"bucket {bucket!r} does not start with {BUCKET_PREFIX!r}; refusing to upload")
     return bucket, prefix.strip("/")
 
 
@@ -49,12 +50,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _local_files(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+def _local_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
-def _existing_sizes(s3: Any, bucket: str, prefix: str) -> Dict[str, int]:
-    sizes: Dict[str, int] = {}
+def _existing_sizes(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
+    sizes: dict[str, int] = {}
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/" if prefix else ""):
         for entry in page.get("Contents", []):
@@ -66,7 +71,7 @@ def upload_folder(
     folder: Path,
     uri: str,
     dry_run: bool = False,
-    s3: Optional[Any] = None,
+    s3: Any | None = None,
     progress: bool = True,
     multipart_threshold: int = 8 * MIB,
     multipart_chunksize: int = 8 * MIB,
@@ -74,14 +79,14 @@ def upload_folder(
     """Upload every file under folder to the S3 prefix; files already there unchanged are skipped."""
     bucket, prefix = parse_s3_uri(uri)
     if not folder.is_dir():
-        raise UsageError("{} is not a folder".format(folder))
+        raise UsageError(f"{folder} is not a folder")
     import boto3
     from boto3.s3.transfer import TransferConfig
 
     s3 = s3 or boto3.client("s3")
     existing = _existing_sizes(s3, bucket, prefix)
     report = UploadReport(dry_run=dry_run)
-    pending: List[Tuple[Path, str, str]] = []
+    pending: list[tuple[Path, str, str]] = []
     for path in _local_files(folder):
         key = "/".join(part for part in (prefix, path.relative_to(folder).as_posix()) if part)
         digest = _sha256(path)
@@ -93,11 +98,22 @@ def upload_folder(
         pending.append((path, key, digest))
     total = sum(path.stat().st_size for path, _, _ in pending)
     config = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize)
-    with tqdm(total=total, desc="upload" if not dry_run else "upload (dry run)", unit="B", unit_scale=True, disable=not progress) as bar:
+    with tqdm(
+        total=total,
+        desc="upload" if not dry_run else "upload (dry run)",
+        unit="B",
+        unit_scale=True,
+        disable=not progress,
+    ) as bar:
         for path, key, digest in pending:
             if not dry_run:
                 s3.upload_file(
-                    str(path), bucket, key, ExtraArgs={"Metadata": {SHA256_METADATA: digest}}, Config=config, Callback=bar.update
+                    str(path),
+                    bucket,
+                    key,
+                    ExtraArgs={"Metadata": {SHA256_METADATA: digest}},
+                    Config=config,
+                    Callback=bar.update,
                 )
             else:
                 bar.update(path.stat().st_size)

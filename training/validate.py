@@ -2,12 +2,13 @@
 
 Nothing here writes to the source: it only reads, hashes and decodes.
 """
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Sequence
 
 from PIL import Image, UnidentifiedImageError
 
@@ -23,7 +24,7 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return "{}: {}".format(self.path, self.reason)
+        return f"{self.path}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class GoodImage:
 class Inventory:
     """The usable images per class and every problem found, in a stable order."""
 
-    images: Dict[str, List[GoodImage]] = field(default_factory=dict)
-    problems: List[Problem] = field(default_factory=list)
+    images: dict[str, list[GoodImage]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def _ignored(path: Path) -> bool:
@@ -56,7 +57,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_image(path: Path, min_side: int) -> Optional[str]:
+def check_image(path: Path, min_side: int) -> str | None:
     """None for a usable image, else the reason it is not one."""
     try:
         with Image.open(path) as image:
@@ -65,15 +66,15 @@ def check_image(path: Path, min_side: int) -> Optional[str]:
     except UnidentifiedImageError:
         return "not an image (no known image format)"
     except PermissionError as error:
-        return "unreadable ({})".format(error.strerror or error)
+        return f"unreadable ({error.strerror or error})"
     except (OSError, SyntaxError, ValueError) as error:
-        return "corrupt image ({})".format(error)
+        return f"corrupt image ({error})"
     if min(size) < min_side:
-        return "too small ({}x{}; at least {} pixels on each side)".format(size[0], size[1], min_side)
+        return f"too small ({size[0]}x{size[1]}; at least {min_side} pixels on each side)"
     return None
 
 
-def match_class_folders(root: Path, classes: Sequence[str]) -> Dict[Path, Optional[str]]:
+def match_class_folders(root: Path, classes: Sequence[str]) -> dict[Path, str | None]:
     """Each folder under root mapped to its class id (matched case-insensitively) or None."""
     by_lower = {class_id.lower(): class_id for class_id in classes}
     folders = sorted(entry for entry in root.iterdir() if entry.is_dir() and not _ignored(entry))
@@ -88,7 +89,7 @@ def build_inventory(
 ) -> Inventory:
     """Validate every file under root; exact duplicates keep the first path in sorted order."""
     inventory = Inventory(images={class_id: [] for class_id in classes})
-    seen: Dict[str, GoodImage] = {}
+    seen: dict[str, GoodImage] = {}
     for entry in sorted(root.iterdir()):
         if entry.is_file() and not _ignored(entry):
             inventory.problems.append(Problem(entry.name, "file outside any class folder"))
@@ -96,7 +97,7 @@ def build_inventory(
         relative_folder = folder.relative_to(root).as_posix()
         if class_id is None:
             inventory.problems.append(
-                Problem(relative_folder + "/", "class folder is not in the configured classes {}".format(list(classes)))
+                Problem(relative_folder + "/", f"class folder is not in the configured classes {list(classes)}")
             )
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -109,7 +110,7 @@ def build_inventory(
                 continue
             digest = _sha256(path)
             if digest in seen:
-                inventory.problems.append(Problem(relative, "exact duplicate of {}".format(seen[digest].relative)))
+                inventory.problems.append(Problem(relative, f"exact duplicate of {seen[digest].relative}"))
                 continue
             with Image.open(path) as image:
                 width, height = image.size
@@ -120,11 +121,11 @@ def build_inventory(
         count = len(inventory.images[class_id])
         if count < min_per_class:
             inventory.problems.append(
-                Problem(class_id + "/", "class has {} usable images; at least {} needed".format(count, min_per_class))
+                Problem(class_id + "/", f"class has {count} usable images; at least {min_per_class} needed")
             )
     return inventory
 
 
-def class_shortfalls(inventory: Inventory, min_per_class: int) -> List[str]:
+def class_shortfalls(inventory: Inventory, min_per_class: int) -> list[str]:
     """The classes that cannot be trained on: too few usable images."""
     return [class_id for class_id, images in inventory.images.items() if len(images) < min_per_class]

@@ -1,4 +1,5 @@
 """Fixtures shared by the training tests: generated data and one small trained model per session."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,9 +11,13 @@ from training.sample import write_sample
 
 
 @pytest.fixture(scope="session")
-def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """model.tar.gz trained on generated data; its prepared dataset is in demo_model.parent.parent / 'data'."""
-    return build_demo_model(tmp_path_factory.mktemp("demo-model"))
+def demo_model() -> Path:
+    """model.tar.gz trained on generated data; its prepared dataset is in demo_model.parent.parent / 'data'.
+
+    The shared build (system temp folder) that tests/conftest.py's cached_demo_model also uses:
+    one training run per machine, whichever test folder asks first.
+    """
+    return build_demo_model()
 
 
 @pytest.fixture(scope="session")

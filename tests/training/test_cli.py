@@ -13,7 +13,7 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: python -m training {}".format(command) in capsys.readouterr().out
+    assert f"usage: python -m training {command}" in capsys.readouterr().out
 
 
 def test_top_level_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,8 +34,9 @@ def test_top_level_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -
         (["sample", "{tmp}/s", "--classes", "Compost,landfill"], "error: class id 'Compost' is not allowed"),
     ],
 )
-def test_bad_input_gives_one_error_line_and_exit_2(argv: list[str], message: str, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_gives_one_error_line_and_exit_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "f").write_text("x")
     code = cli.main([arg.format(tmp=tmp_path) for arg in argv])
     err = capsys.readouterr().err.strip().splitlines()
@@ -43,7 +44,9 @@ def test_bad_input_gives_one_error_line_and_exit_2(argv: list[str], message: str
     assert len(err) == 1 and err[0].startswith(message.format(tmp=tmp_path))
 
 
-def test_registry_accepts_new_commands_and_refuses_duplicates(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_registry_accepts_new_commands_and_refuses_duplicates(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
     seen: list[str] = []
 

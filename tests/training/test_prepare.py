@@ -18,7 +18,10 @@ from training.split import SPLITS, read_lst, split_counts, stratified_split
 def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     """Content hash and modification time of everything under folder."""
     return {
-        p.relative_to(folder).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir", p.stat().st_mtime_ns)
+        p.relative_to(folder).as_posix(): (
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir",
+            p.stat().st_mtime_ns,
+        )
         for p in sorted(folder.rglob("*"))
     }
 
@@ -45,7 +48,9 @@ def _reasons(problems: list[validate.Problem]) -> dict[str, str]:
     return {problem.path: problem.reason for problem in problems}
 
 
-def test_every_bad_input_is_reported_with_path_and_reason_and_source_is_untouched(messy_source: Path, tmp_path: Path) -> None:
+def test_every_bad_input_is_reported_with_path_and_reason_and_source_is_untouched(
+    messy_source: Path, tmp_path: Path
+) -> None:
     before = _snapshot(messy_source)
     result = prepare_dataset(messy_source, tmp_path / "out", progress=False)
     reasons = _reasons(result.problems)
@@ -66,19 +71,21 @@ def test_every_bad_input_is_reported_with_path_and_reason_and_source_is_untouche
 
 def test_unreadable_file_is_reported(sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests run as root, which reads any file whatever its mode, so the OS error is injected.
-    real_open = validate.Image.open
+    real_open = Image.open
 
     def open_or_deny(path: object, *args: object, **kwargs: object) -> object:
         if Path(str(path)).name == "landfill-0003.jpg":
             raise PermissionError(13, "Permission denied")
-        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type,unused-ignore]
 
-    monkeypatch.setattr(validate.Image, "open", open_or_deny)
+    monkeypatch.setattr(Image, "open", open_or_deny)  # the module validate reads images with
     result = prepare_dataset(sample_dir, tmp_path / "out", progress=False)
     assert _reasons(result.problems) == {"landfill/landfill-0003.jpg": "unreadable (Permission denied)"}
 
 
-def test_too_few_images_fails_with_one_line_and_writes_problems(sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_too_few_images_fails_with_one_line_and_writes_problems(
+    sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = _snapshot(sample_dir)
     code = main(["prepare", str(sample_dir), str(tmp_path / "out"), "--min-per-class", "13"])
     assert code == 2
@@ -94,7 +101,7 @@ def test_zip_in_recipe_layout_maps_folders_case_insensitively(sample_dir: Path, 
     with zipfile.ZipFile(archive, "w") as zipped:
         for path in sorted(sample_dir.rglob("*.jpg")):
             recipe_folder = path.parent.name.capitalize()  # Compost/Landfill/Recycling
-            zipped.write(path, "TrashImages/{}/{}".format(recipe_folder, path.name))
+            zipped.write(path, f"TrashImages/{recipe_folder}/{path.name}")
     before = archive.read_bytes()
     result = prepare_dataset(archive, tmp_path / "out", progress=False)
     assert result.problems == []
@@ -135,12 +142,17 @@ def test_split_is_deterministic_stratified_and_disjoint(sample_dir: Path, tmp_pa
 def test_split_counts_and_per_class_independence() -> None:
     assert split_counts(10, (0.7, 0.2, 0.1)) == (7, 2, 1)
     assert split_counts(3, (0.7, 0.2, 0.1)) == (1, 1, 1)
-    keys = {"a": ["a{}".format(i) for i in range(20)], "b": ["b{}".format(i) for i in range(20)]}
+    keys = {"a": [f"a{i}" for i in range(20)], "b": [f"b{i}" for i in range(20)]}
     grown = {"a": keys["a"], "b": keys["b"] + ["b-extra"]}
-    assert stratified_split(keys, (0.7, 0.2, 0.1), 1)["test"]["a"] == stratified_split(grown, (0.7, 0.2, 0.1), 1)["test"]["a"]
+    assert (
+        stratified_split(keys, (0.7, 0.2, 0.1), 1)["test"]["a"]
+        == stratified_split(grown, (0.7, 0.2, 0.1), 1)["test"]["a"]
+    )
 
 
-def test_prepare_command_reports_problems_and_strict_fails(messy_source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_command_reports_problems_and_strict_fails(
+    messy_source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["prepare", str(messy_source), str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
     assert "problem: recycling/notes.jpg: not an image (no known image format)" in captured.err
@@ -152,12 +164,20 @@ def test_prepare_command_reports_problems_and_strict_fails(messy_source: Path, t
     "argv, message",
     [
         (["prepare", "{tmp}/missing", "{tmp}/out"], "error: source {tmp}/missing does not exist"),
-        (["prepare", "{tmp}/file.txt", "{tmp}/out"], "error: source {tmp}/file.txt is neither a folder nor a .zip file"),
-        (["prepare", "{tmp}", "{tmp}/out", "--split", "70/30"], "error: split '70/30' must be three non-negative numbers"),
+        (
+            ["prepare", "{tmp}/file.txt", "{tmp}/out"],
+            "error: source {tmp}/file.txt is neither a folder nor a .zip file",
+        ),
+        (
+            ["prepare", "{tmp}", "{tmp}/out", "--split", "70/30"],
+            "error: split '70/30' must be three non-negative numbers",
+        ),
         (["prepare", "{tmp}", "{tmp}/out", "--classes", "compost"], "error: the class list ['compost'] has one class"),
     ],
 )
-def test_prepare_bad_arguments_exit_2_with_one_line(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_bad_arguments_exit_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "file.txt").write_text("x")
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()

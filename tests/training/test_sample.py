@@ -10,7 +10,10 @@ from training.sample import write_sample
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.jpg"))}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.jpg"))
+    }
 
 
 def test_sample_writes_one_folder_per_class_with_requested_count(tmp_path: Path) -> None:

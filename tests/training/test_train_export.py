@@ -1,4 +1,5 @@
 """Real MXNet training on generated data, the exported artifact, and MXNet/ONNX Runtime parity."""
+
 from __future__ import annotations
 
 import io
@@ -16,6 +17,7 @@ import mxnet as mx
 import numpy as np
 import onnx
 import pytest
+from mxnet.gluon.model_zoo import vision
 
 from sorter_common.artifact import ARTIFACT_FILES, LABELS_FILE, MODEL_INFO_FILE, ONNX_FILE, SYMBOL_FILE
 from sorter_common.classes import DEFAULT_CLASSES
@@ -30,7 +32,9 @@ from training.split import read_lst
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_short_cpu_training_reaches_90_percent_on_the_test_split(demo_model: Path, demo_data: Path, tmp_path: Path) -> None:
+def test_short_cpu_training_reaches_90_percent_on_the_test_split(
+    demo_model: Path, demo_data: Path, tmp_path: Path
+) -> None:
     document = evaluate(demo_model, demo_data, tmp_path, runtime_name="mxnet", progress=False)
     assert document["multiclass_classification_metrics"]["accuracy"]["value"] >= 0.9
     assert document["count"] == len(read_lst(demo_data / "test.lst")) == 30
@@ -43,7 +47,9 @@ def test_short_cpu_training_reaches_90_percent_on_the_test_split(demo_model: Pat
 def test_mxnet_and_onnx_runtime_agree_on_every_test_image(demo_model: Path, demo_data: Path, tmp_path: Path) -> None:
     archive.unpack(demo_model, tmp_path)
     frames = np.concatenate([to_model_input(read_bgr(demo_data / rel)) for _, rel in read_lst(demo_data / "test.lst")])
-    frames = np.concatenate([frames, np.random.RandomState(0).uniform(0, 255, (4, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)])
+    frames = np.concatenate(
+        [frames, np.random.RandomState(0).uniform(0, 255, (4, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)]
+    )
     by_mxnet = MxnetPredictor(tmp_path).predict(frames)
     by_onnx = OnnxPredictor(tmp_path).predict(frames)
     assert by_mxnet.shape == by_onnx.shape == (len(frames), len(DEFAULT_CLASSES))
@@ -72,7 +78,7 @@ def test_model_archive_follows_the_contract(demo_model: Path, tmp_path: Path) ->
     graph_input = model.graph.input[0]
     assert [input_.name for input_ in model.graph.input] == ["data"]  # weights are constants, not inputs
     dims = [d.dim_value or d.dim_param for d in graph_input.type.tensor_type.shape.dim]
-    assert dims[1:] == [3, 224, 224] and graph_input.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert dims[1:] == [3, 224, 224] and graph_input.type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # type: ignore[attr-defined]
     # Packing the same files again gives the same bytes.
     archive.unpack(demo_model, tmp_path)
     assert archive.pack(tmp_path, tmp_path / "again.tar.gz").read_bytes() == demo_model.read_bytes()
@@ -83,20 +89,24 @@ def test_network_does_channel_order_and_normalization_inside_the_graph() -> None
     net = network.build_network("resnet18", 3, pretrained=False, contexts=[mx.cpu()])
     bgr = np.random.RandomState(1).uniform(0, 255, (2, 3, 64, 64)).astype(np.float32)
     rgb = bgr[:, ::-1]
-    normalized = (rgb - np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1)) / np.array(STD_RGB, np.float32).reshape(1, 3, 1, 1)
+    normalized = (rgb - np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1)) / np.array(STD_RGB, np.float32).reshape(
+        1, 3, 1, 1
+    )
     expected = net.output(net.features(mx.nd.array(normalized))).asnumpy()
     np.testing.assert_allclose(net(mx.nd.array(bgr)).asnumpy(), expected, rtol=1e-4, atol=1e-4)
     # Downscaling is an average pool of the normalized frame, so a flat frame stays flat.
     small = network.build_network("resnet18", 3, pretrained=False, contexts=[mx.cpu()], downscale=4)
     flat = np.full((1, 3, 224, 224), 100.0, np.float32)
-    flat_normalized = (100.0 - np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1)) / np.array(STD_RGB, np.float32).reshape(1, 3, 1, 1)
+    flat_normalized = (100.0 - np.array(MEAN_RGB, np.float32).reshape(1, 3, 1, 1)) / np.array(
+        STD_RGB, np.float32
+    ).reshape(1, 3, 1, 1)
     at_56 = small.output(small.features(mx.nd.array(np.broadcast_to(flat_normalized, (1, 3, 56, 56)).copy()))).asnumpy()
     np.testing.assert_allclose(small(mx.nd.array(flat)).asnumpy(), at_56, rtol=1e-4, atol=1e-4)
 
 
 def test_pretrained_path_loads_zoo_weights_and_replaces_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
-    real_get_model = network.vision.get_model
+    real_get_model = vision.get_model
 
     def fake_get_model(name: str, **kwargs: Any) -> Any:
         # The real call downloads ImageNet weights (works in SageMaker); here it is recorded.
@@ -105,7 +115,7 @@ def test_pretrained_path_loads_zoo_weights_and_replaces_the_output(monkeypatch: 
         model.initialize(mx.init.Constant(0.01), ctx=kwargs.get("ctx"))
         return model
 
-    monkeypatch.setattr(network.vision, "get_model", fake_get_model)
+    monkeypatch.setattr(vision, "get_model", fake_get_model)  # the module network calls
     net = network.build_network("resnet34", 5, pretrained=True, contexts=[mx.cpu()])
     assert calls[0]["name"] == "resnet34_v1" and calls[0]["pretrained"] is True
     assert net(mx.nd.zeros((1, 3, 64, 64))).shape == (1, 5)
@@ -119,14 +129,32 @@ def _sagemaker_env(monkeypatch: pytest.MonkeyPatch, data: Path, root: Path) -> N
     monkeypatch.setenv("SM_CHANNELS", '["training"]')
 
 
-def test_sagemaker_script_mode_run(sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sagemaker_script_mode_run(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     prepare_dataset(sample_dir, tmp_path / "data", progress=False)
-    hyperparameters = ["--epochs", "2", "--pretrained", "false", "--freeze-epochs", "1", "--downscale", "4",
-                       "--batch-size", "8", "--optimizer", "adam", "--learning-rate", "0.001", "--unknown-hp", "1"]
+    hyperparameters = [
+        "--epochs",
+        "2",
+        "--pretrained",
+        "false",
+        "--freeze-epochs",
+        "1",
+        "--downscale",
+        "4",
+        "--batch-size",
+        "8",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.001",
+        "--unknown-hp",
+        "1",
+    ]
     versions = []
     for run in ("a", "b"):
         _sagemaker_env(monkeypatch, tmp_path / "data", tmp_path / run)
-        assert train.main(hyperparameters + ["--quiet"]) == 0
+        assert train.main([*hyperparameters, "--quiet"]) == 0
         model_dir = tmp_path / run / "model"
         # SageMaker packs SM_MODEL_DIR itself: the artifact files are written loose.
         assert sorted(p.name for p in model_dir.iterdir()) == sorted(ARTIFACT_FILES)
@@ -145,8 +173,12 @@ def test_train_py_runs_as_a_plain_script(tmp_path: Path) -> None:
     # SageMaker runs `python train.py`: the file must import its package without it being installed.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("SM_")}
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "training" / "train.py"), "--help"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(REPO_ROOT / "training" / "train.py"), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "--no-pretrained" in result.stdout and "--freeze-epochs" in result.stdout
@@ -161,5 +193,5 @@ def test_unpack_rejects_inconsistent_archive(demo_model: Path, tmp_path: Path) -
                 data = b"compost\nrecycling\nlandfill\n"
                 member.size = len(data)
             target.addfile(member, io.BytesIO(data))
-    with pytest.raises(ValueError, match="disagrees with model.json"):
+    with pytest.raises(ValueError, match=r"disagrees with model\.json"):
         archive.unpack(broken, tmp_path / "x")

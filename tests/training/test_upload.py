@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -42,14 +43,20 @@ def _keys(client: Any, bucket: str = BUCKET) -> list[str]:
 
 
 def test_uploads_once_then_skips_unchanged_and_reuploads_changed(s3: Any, folder: Path) -> None:
-    uri = "s3://{}/datasets/v1/".format(BUCKET)
+    uri = f"s3://{BUCKET}/datasets/v1/"
     first = upload_folder(folder, uri, s3=s3, progress=False, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
-    assert sorted(first.uploaded) == ["datasets/v1/big.bin", "datasets/v1/images/compost/a.jpg", "datasets/v1/train.lst"]
+    assert sorted(first.uploaded) == [
+        "datasets/v1/big.bin",
+        "datasets/v1/images/compost/a.jpg",
+        "datasets/v1/train.lst",
+    ]
     assert _keys(s3) == sorted(first.uploaded)
     big = s3.head_object(Bucket=BUCKET, Key="datasets/v1/big.bin")
     assert big["ContentLength"] == (folder / "big.bin").stat().st_size
     assert "-" in big["ETag"]  # multipart ETags end in -<parts>
-    assert s3.get_object(Bucket=BUCKET, Key="datasets/v1/train.lst")["Body"].read() == (folder / "train.lst").read_bytes()
+    assert (
+        s3.get_object(Bucket=BUCKET, Key="datasets/v1/train.lst")["Body"].read() == (folder / "train.lst").read_bytes()
+    )
 
     second = upload_folder(folder, uri, s3=s3, progress=False)
     assert second.uploaded == [] and sorted(second.skipped) == sorted(first.uploaded)
@@ -61,7 +68,7 @@ def test_uploads_once_then_skips_unchanged_and_reuploads_changed(s3: Any, folder
 
 
 def test_dry_run_uploads_nothing(s3: Any, folder: Path) -> None:
-    report = upload_folder(folder, "s3://{}/x".format(BUCKET), dry_run=True, s3=s3, progress=False)
+    report = upload_folder(folder, f"s3://{BUCKET}/x", dry_run=True, s3=s3, progress=False)
     assert len(report.uploaded) == 3 and report.dry_run
     assert _keys(s3) == []
 
@@ -76,9 +83,9 @@ def test_refuses_bucket_not_named_deeplens(s3: Any, folder: Path, capsys: pytest
 
 
 def test_upload_command_end_to_end(s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["upload", str(folder), "s3://{}/data".format(BUCKET)]) == 0
+    assert main(["upload", str(folder), f"s3://{BUCKET}/data"]) == 0
     assert "uploaded 3 file(s)" in capsys.readouterr().out
-    assert main(["upload", str(folder), "s3://{}/data".format(BUCKET)]) == 0
+    assert main(["upload", str(folder), f"s3://{BUCKET}/data"]) == 0
     assert "uploaded 0 file(s) (0 bytes), skipped 3 unchanged" in capsys.readouterr().out
 
 
