@@ -102,13 +102,14 @@ def _run_upload(args: argparse.Namespace) -> int:
 
 
 def _configure_train(parser: argparse.ArgumentParser) -> None:
-    from training.train import add_arguments
+    from training.train_config import add_arguments
 
     add_arguments(parser)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from training.train import config_from_args, train
+    from training.train import train
+    from training.train_config import config_from_args
 
     config = config_from_args(args)
     if not (config.data_dir / "train.lst").is_file():

@@ -219,5 +219,5 @@ def evaluate(
     (out_dir / EVALUATION_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     accuracy = document["multiclass_classification_metrics"]["accuracy"]["value"]
     plot_confusion(matrix, classes, out_dir / CONFUSION_PNG, f"{split} split, accuracy {accuracy:.3f}")
-    print(f"test:accuracy={accuracy:.4f}", flush=True)
+    print(f"{split}:accuracy={accuracy:.4f}", flush=True)
     return document

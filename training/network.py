@@ -17,11 +17,9 @@ from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
 from sorter_common.model_input import MEAN_RGB, STD_RGB
+from training.train_config import ARCHITECTURES, DEFAULT_ARCHITECTURE, DOWNSCALES
 
-ARCHITECTURES: dict[str, str] = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
-DEFAULT_ARCHITECTURE = "resnet18"
-# 224 divided by these stays a whole number: 224, 112, 56 pixels inside the network.
-DOWNSCALES = (1, 2, 4)
+__all__ = ["ARCHITECTURES", "DEFAULT_ARCHITECTURE", "DOWNSCALES", "EdgeClassifier", "WithSoftmax", "build_network"]
 
 
 class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]

@@ -82,7 +82,8 @@ def build_demo_model(
 def _build(folder: Path, parameters: dict[str, Any], progress: bool) -> None:
     from training.prepare import prepare_dataset
     from training.sample import write_sample
-    from training.train import TrainConfig, train
+    from training.train import train
+    from training.train_config import TrainConfig
 
     seed = int(parameters["seed"])
     write_sample(folder / "sample", DEFAULT_CLASSES, int(parameters["per_class"]), seed=seed, progress=progress)

@@ -20,7 +20,6 @@ if __package__ in (None, ""):
 
 import argparse
 import json
-import os
 import random
 import shutil
 import tempfile
@@ -37,35 +36,13 @@ from sorter_common.artifact import ARCHIVE_NAME, LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import INPUT_SIZE
 from training import archive, data, export, network
+from training.train_config import TrainConfig, add_arguments, config_from_args, drop_unknown_options
 
 METRIC_DEFINITIONS = [
     {"Name": "train:loss", "Regex": r"train:loss=([0-9.]+)"},
     {"Name": "train:accuracy", "Regex": r"train:accuracy=([0-9.]+)"},
     {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9.]+)"},
 ]
-
-
-@dataclass
-class TrainConfig:
-    data_dir: Path
-    model_dir: Path
-    output_data_dir: Path | None = None
-    architecture: str = network.DEFAULT_ARCHITECTURE
-    pretrained: bool = True
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    optimizer: str = "sgd"
-    warmup_epochs: int = 0
-    freeze_epochs: int = 0
-    patience: int = 5
-    downscale: int = 1
-    seed: int = 0
-    model_version: str | None = None
-    archive: bool = True
-    progress: bool = True
 
 
 @dataclass
@@ -86,111 +63,6 @@ class TrainResult:
     model_dir: Path
     archive: Path | None
     images_per_second: float
-
-
-def parse_bool(text: str) -> bool:
-    lowered = str(text).strip().lower()
-    if lowered in ("1", "true", "yes", "y", "on"):
-        return True
-    if lowered in ("0", "false", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _default_channel() -> str | None:
-    """SageMaker's data channel: 'training' by convention, else the only channel given."""
-    for name in ("SM_CHANNEL_TRAINING", "SM_CHANNEL_TRAIN", "SM_CHANNEL_DATA"):
-        if os.environ.get(name):
-            return os.environ[name]
-    channels = json.loads(os.environ.get("SM_CHANNELS", "[]"))
-    if len(channels) == 1:
-        return os.environ.get("SM_CHANNEL_" + channels[0].upper())
-    return None
-
-
-def in_sagemaker() -> bool:
-    return "SM_MODEL_DIR" in os.environ or "SM_TRAINING_ENV" in os.environ
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options shared by `python -m training train` and SageMaker's hyperparameters."""
-    parser.add_argument(
-        "data_dir", nargs="?", default=_default_channel(), help="prepared data folder (SM_CHANNEL_TRAINING)"
-    )
-    parser.add_argument(
-        "model_dir", nargs="?", default=os.environ.get("SM_MODEL_DIR"), help="where the model goes (SM_MODEL_DIR)"
-    )
-    parser.add_argument(
-        "--output-data-dir", default=os.environ.get("SM_OUTPUT_DATA_DIR"), help="training history (SM_OUTPUT_DATA_DIR)"
-    )
-    parser.add_argument(
-        "--architecture", "--arch", choices=sorted(network.ARCHITECTURES), default=network.DEFAULT_ARCHITECTURE
-    )
-    parser.add_argument(
-        "--pretrained", type=parse_bool, default=True, help="ImageNet weights from the Gluon model zoo (true/false)"
-    )
-    parser.add_argument(
-        "--no-pretrained", dest="pretrained", action="store_false", help="random initial weights (offline)"
-    )
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", "--lr", type=float, default=0.01)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--weight-decay", "--wd", type=float, default=1e-4)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    parser.add_argument(
-        "--warmup-epochs", type=int, default=0, help="linear learning-rate warm-up before the cosine decay"
-    )
-    parser.add_argument(
-        "--freeze-epochs", type=int, default=0, help="train only the new output layer for this many epochs"
-    )
-    parser.add_argument(
-        "--patience", type=int, default=5, help="stop after this many epochs without a better validation accuracy"
-    )
-    parser.add_argument(
-        "--downscale",
-        type=int,
-        choices=network.DOWNSCALES,
-        default=1,
-        help="average-pool the 224x224 input by this factor inside the network (fast CPU runs)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model-version", default=None, help="version in model.json (default: params hash)")
-    parser.add_argument(
-        "--archive", type=parse_bool, default=None, help="pack model.tar.gz (default: only outside SageMaker)"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    if not args.data_dir or not args.model_dir:
-        raise ValueError(
-            "give DATA and MODEL_DIR (or run inside SageMaker, which sets SM_CHANNEL_TRAINING and SM_MODEL_DIR)"
-        )
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            raise ValueError("--{} must be at least 1".format(name.replace("_", "-")))
-    return TrainConfig(
-        data_dir=Path(args.data_dir),
-        model_dir=Path(args.model_dir),
-        output_data_dir=Path(args.output_data_dir) if args.output_data_dir else None,
-        architecture=args.architecture,
-        pretrained=args.pretrained,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
-        optimizer=args.optimizer,
-        warmup_epochs=args.warmup_epochs,
-        freeze_epochs=args.freeze_epochs,
-        patience=args.patience,
-        downscale=args.downscale,
-        seed=args.seed,
-        model_version=args.model_version,
-        archive=(not in_sagemaker()) if args.archive is None else args.archive,
-        progress=not args.quiet,
-    )
 
 
 def seed_everything(seed: int) -> None:
@@ -372,25 +244,6 @@ def write_artifact(
         return final
 
 
-def _drop_unknown_options(argv: Sequence[str], known: set[str]) -> tuple[list[str], list[str]]:
-    """Split argv into what the parser knows and unknown `--name [value]` options."""
-    kept: list[str] = []
-    ignored: list[str] = []
-    index = 0
-    while index < len(argv):
-        token = argv[index]
-        name = token.split("=", 1)[0]
-        if token.startswith("--") and name not in known:
-            ignored.append(token)
-            if "=" not in token and index + 1 < len(argv) and not argv[index + 1].startswith("--"):
-                ignored.append(argv[index + 1])
-                index += 1
-        else:
-            kept.append(token)
-        index += 1
-    return kept, ignored
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add_arguments(parser)
@@ -398,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SageMaker may pass hyperparameters this script does not know (`--name value`): say so and
     # drop them before parsing, or their values would be taken for DATA and MODEL_DIR.
     known_options = {option for action in parser._actions for option in action.option_strings}
-    kept, ignored = _drop_unknown_options(args_list, known_options)
+    kept, ignored = drop_unknown_options(args_list, known_options)
     if ignored:
         print("ignoring unknown arguments: {}".format(" ".join(ignored)), file=sys.stderr)
     args = parser.parse_args(kept)
