@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
-from stacks.config import TrashSorterConfig
+from stacks.config import EDGE_TARGET_DEEPLENS, TrashSorterConfig
 from stacks.data_stack import DataStack
+from stacks.deeplens_stack import DeepLensStack
 from stacks.iot_stack import IotStack
 
 PROJECT_TAG = "trash-sorter"
@@ -17,10 +18,12 @@ PROJECT_TAG = "trash-sorter"
 class TrashSorterStacks:
     data: DataStack
     iot: IotStack
+    deeplens: DeepLensStack | None = None
 
     def all(self) -> list[cdk.Stack]:
         """Every stack built for this config (edge stacks only when their target is on)."""
-        return [self.data, self.iot]
+        edge: list[cdk.Stack] = [stack for stack in (self.deeplens,) if stack is not None]
+        return [self.data, self.iot, *edge]
 
 
 def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None = None) -> TrashSorterStacks:
@@ -39,5 +42,14 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         env=env,
         description="Trash sorter: the Pi's IoT thing, certificate and policy; decisions per bin in CloudWatch",
     )
+    deeplens = None
+    if config.has_edge_target(EDGE_TARGET_DEEPLENS):
+        deeplens = DeepLensStack(
+            app,
+            "TrashSorterDeepLens",
+            config=config,
+            env=env,
+            description="Trash sorter (legacy deeplens target): DeepLens inference Lambda and its Greengrass V1 group",
+        )
     cdk.Tags.of(app).add("project", PROJECT_TAG)
-    return TrashSorterStacks(data=data, iot=iot)
+    return TrashSorterStacks(data=data, iot=iot, deeplens=deeplens)

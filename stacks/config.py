@@ -52,6 +52,9 @@ class TrashSorterConfig:
     access_log_retention_days: int
     termination_protection: bool
     pi_thing_name: str
+    deeplens_core_thing_arn: str | None
+    deeplens_core_certificate_arn: str | None
+    deeplens_function_version_arn: str | None
 
     def has_edge_target(self, target: str) -> bool:
         return target in self.edge_targets
@@ -226,6 +229,34 @@ def _thing_name(value: Any) -> str:
     return name
 
 
+_PARTITION_REGION_ACCOUNT = r"arn:aws(-[a-z]+)*:{service}:[a-z]{{2}}(-[a-z]+)+-\d{{1,2}}:\d{{12}}:"
+_THING_ARN = re.compile(_PARTITION_REGION_ACCOUNT.format(service="iot") + r"thing/[a-zA-Z0-9:_-]{1,128}$")
+_CERTIFICATE_ARN = re.compile(_PARTITION_REGION_ACCOUNT.format(service="iot") + r"cert/[0-9a-f]{64}$")
+# A published version (or an alias) of a function; never $LATEST, which Greengrass V1 refuses.
+_FUNCTION_VERSION_ARN = re.compile(
+    _PARTITION_REGION_ACCOUNT.format(service="lambda")
+    + r"function:[a-zA-Z0-9_-]{1,64}:(\d+|[a-zA-Z][a-zA-Z0-9_-]{0,127})$"
+)
+
+
+def _arn(pattern: re.Pattern[str], example: str) -> Callable[[Any], str]:
+    def parse_arn(value: Any) -> str:
+        arn = _text(value)
+        if not pattern.match(arn):
+            raise ValueError(f"expected an ARN like {example}")
+        return arn
+
+    return parse_arn
+
+
+def arn_region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+def thing_name_of(thing_arn: str) -> str:
+    return thing_arn.split(":thing/", 1)[1]
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -255,6 +286,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accessLogRetentionDays", "access_log_retention_days", 365, _integer(1, 3650)),
     Setting("terminationProtection", "termination_protection", True, _boolean),
     Setting("piThingName", "pi_thing_name", "trash-sorter-pi", _thing_name),
+    Setting(
+        "deeplensCoreThingArn",
+        "deeplens_core_thing_arn",
+        None,
+        _optional_text(_arn(_THING_ARN, "arn:aws:iot:us-east-1:123456789012:thing/deeplens_abc123")),
+    ),
+    Setting(
+        "deeplensCoreCertificateArn",
+        "deeplens_core_certificate_arn",
+        None,
+        _optional_text(_arn(_CERTIFICATE_ARN, "arn:aws:iot:us-east-1:123456789012:cert/<64 hex digits>")),
+    ),
+    Setting(
+        "deeplensFunctionVersionArn",
+        "deeplens_function_version_arn",
+        None,
+        _optional_text(
+            _arn(_FUNCTION_VERSION_ARN, "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:1")
+        ),
+    ),
 )
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
 assert {setting.field for setting in SETTINGS} == {field.name for field in fields(TrashSorterConfig)}
@@ -289,4 +340,29 @@ def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
             values[setting.field] = setting.parse(raw)
         except ValueError as error:
             raise ConfigError(f"{setting.key}={raw!r} is not valid: {error}") from None
-    return TrashSorterConfig(**values)
+    config = TrashSorterConfig(**values)
+    _check_deeplens(config)
+    return config
+
+
+def _check_deeplens(config: TrashSorterConfig) -> None:
+    """The deeplens target needs the core a DeepLens registered for itself, in the stack's region."""
+    if not config.has_edge_target(EDGE_TARGET_DEEPLENS):
+        return
+    required = {
+        "deeplensCoreThingArn": config.deeplens_core_thing_arn,
+        "deeplensCoreCertificateArn": config.deeplens_core_certificate_arn,
+    }
+    missing = [key for key, value in required.items() if value is None]
+    if missing:
+        raise ConfigError(
+            f"edgeTargets includes '{EDGE_TARGET_DEEPLENS}' but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set: give the ARNs of the core thing and certificate "
+            "the DeepLens registered (AWS IoT console, or `aws iot list-things`)"
+        )
+    arns = {key: value for key, value in required.items() if value is not None}
+    if config.deeplens_function_version_arn is not None:
+        arns["deeplensFunctionVersionArn"] = config.deeplens_function_version_arn
+    for key, arn in arns.items():
+        if arn_region(arn) != config.region:
+            raise ConfigError(f"{key}={arn!r} is not valid: it is in {arn_region(arn)}, the stacks in {config.region}")

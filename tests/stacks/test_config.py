@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.config import CONTEXT_KEY, SETTINGS, ConfigError, TrashSorterConfig, load_config
+from tests.stacks.synth import DEEPLENS_CERTIFICATE_ARN, DEEPLENS_THING_ARN
 from tools.cdk_context import cdk_json_context
 
 
@@ -38,6 +39,8 @@ def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> No
     config = config_with(
         bucketName="deeplens-my-sorter",
         edgeTargets="greengrass-v2,deeplens",
+        deeplensCoreThingArn=DEEPLENS_THING_ARN,
+        deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN,
         classes="recycling, compost ,landfill,glass",
         accuracyGate="0.75",
         epochs="3",
@@ -54,7 +57,13 @@ def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> No
 
 
 def test_json_types_from_cdk_json_are_accepted() -> None:
-    config = load_config({CONTEXT_KEY: {"edgeTargets": ["deeplens"], "accuracyGate": 1, "classes": ["b", "a"]}})
+    config = load_config(
+        {
+            CONTEXT_KEY: {"edgeTargets": ["deeplens"], "accuracyGate": 1, "classes": ["b", "a"]},
+            "deeplensCoreThingArn": DEEPLENS_THING_ARN,
+            "deeplensCoreCertificateArn": DEEPLENS_CERTIFICATE_ARN,
+        }
+    )
     assert config.edge_targets == ("deeplens",)
     assert config.accuracy_gate == 1.0
     assert config.classes == ("a", "b")
@@ -102,6 +111,11 @@ def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
         ("terminationProtection", "perhaps", "true or false"),
         ("piThingName", "pi:kitchen", "letters, digits, '_' or '-'"),
         ("piThingName", "", "letters, digits, '_' or '-'"),
+        ("deeplensCoreThingArn", "deeplens_abc", "arn:aws:iot:us-east-1:123456789012:thing/"),
+        ("deeplensCoreThingArn", "arn:aws:iot:us-east-1:1234:thing/x", "an ARN like"),
+        ("deeplensCoreCertificateArn", "arn:aws:iot:us-east-1:123456789012:cert/xyz", "cert/<64 hex digits>"),
+        ("deeplensFunctionVersionArn", "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST", "an ARN like"),
+        ("deeplensFunctionVersionArn", "arn:aws:lambda:us-east-1:123456789012:function:f", "an ARN like"),
     ],
 )
 def test_bad_value_names_key_value_and_rule(key: str, value: str, expected: str) -> None:
@@ -124,3 +138,29 @@ def test_a_misspelt_cdk_json_key_fails() -> None:
 def test_cdk_feature_flags_and_lookups_are_not_taken_for_config_keys() -> None:
     config = load_config({"@aws-cdk/core:newStyleStackSynthesis": True, "availability-zones:account=1": ["a"]})
     assert config.region == "us-east-1"
+
+
+def test_the_deeplens_target_without_its_core_fails_with_one_line() -> None:
+    message = error_for(edgeTargets="deeplens", deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN)
+    assert message.startswith("edgeTargets includes 'deeplens' but deeplensCoreThingArn is not set")
+
+
+def test_deeplens_arns_must_be_in_the_stacks_region() -> None:
+    message = error_for(
+        edgeTargets="deeplens",
+        region="eu-west-1",
+        deeplensCoreThingArn=DEEPLENS_THING_ARN,
+        deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN,
+    )
+    assert "deeplensCoreThingArn=" in message and "it is in us-east-1, the stacks in eu-west-1" in message
+
+
+def test_a_published_function_version_is_accepted() -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:7"
+    config = config_with(
+        edgeTargets="deeplens",
+        deeplensCoreThingArn=DEEPLENS_THING_ARN,
+        deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN,
+        deeplensFunctionVersionArn=arn,
+    )
+    assert config.deeplens_function_version_arn == arn
