@@ -13,8 +13,16 @@ from stacks.config import BUCKET_PREFIX, TrashSorterConfig
 from stacks.constructs.data_bucket import DataBucket
 
 
+def data_bucket_name(config: TrashSorterConfig) -> str:
+    """The bucket's name, the same expression in every stack. Other stacks refer to the bucket by
+    this name (plus a stack dependency) rather than a cross-stack export, which would pin the
+    bucket's stack against every change that touches the export."""
+    # Unique per account and region, resolved by CloudFormation, so one synth fits any account.
+    return config.bucket_name or Fn.join("-", [BUCKET_PREFIX + "trash-sorter", Aws.ACCOUNT_ID, Aws.REGION])
+
+
 class DataStack(Stack):
-    """Owns the data bucket; other stacks receive `bucket` and never create their own."""
+    """Owns the data bucket; other stacks use `data_bucket_name` and never create their own."""
 
     def __init__(self, scope: Construct, id_: str, *, config: TrashSorterConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, termination_protection=config.termination_protection, **kwargs)
@@ -22,7 +30,7 @@ class DataStack(Stack):
         data = DataBucket(
             self,
             "Data",
-            bucket_name=config.bucket_name or self._generated_bucket_name(),
+            bucket_name=data_bucket_name(config),
             noncurrent_version_days=config.noncurrent_version_days,
             incomplete_upload_days=config.incomplete_upload_days,
             access_log_retention_days=config.access_log_retention_days,
@@ -37,8 +45,3 @@ class DataStack(Stack):
             value="; ".join(f"{prefix}: {purpose}" for prefix, purpose in PREFIXES.items()),
             description="What each prefix of the data bucket holds",
         )
-
-    @staticmethod
-    def _generated_bucket_name() -> str:
-        # Unique per account and region, resolved by CloudFormation, so one synth fits any account.
-        return Fn.join("-", [BUCKET_PREFIX + "trash-sorter", Aws.ACCOUNT_ID, Aws.REGION])

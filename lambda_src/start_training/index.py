@@ -1,0 +1,60 @@
+"""Starts the training pipeline when a dataset is complete: a `datasets/<name>/_READY` object.
+
+Invoked by EventBridge for S3 "Object Created" events (already filtered to the marker key) and
+by the optional schedule with {"dataset": "<name>"}. The same event delivered twice starts one
+execution: the client request token is derived from the event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from typing import Any
+
+import boto3
+
+LOGGER = logging.getLogger()
+LOGGER.setLevel(logging.INFO)
+
+
+class DatasetError(ValueError):
+    """The event names no usable dataset."""
+
+
+def dataset_from_event(event: dict[str, Any], prefix: str, marker: str, pattern: str) -> str:
+    if "dataset" in event:  # the schedule, or an operator invoking the function by hand
+        name = str(event["dataset"])
+    else:
+        key = event.get("detail", {}).get("object", {}).get("key", "")
+        if not (key.startswith(prefix) and key.endswith("/" + marker)):
+            raise DatasetError(f"object {key!r} is not a {prefix}<name>/{marker} marker")
+        name = key[len(prefix) : -len(marker) - 1]
+    if not re.match(pattern, name):
+        raise DatasetError(f"dataset name {name!r} must match {pattern}")
+    return name
+
+
+def request_token(event: dict[str, Any], dataset: str) -> str:
+    """Same event -> same token (SageMaker then starts no second execution)."""
+    identity = event.get("id") or json.dumps(event, sort_keys=True)
+    return hashlib.sha256(f"{identity}:{dataset}".encode()).hexdigest()[:64]
+
+
+def handler(event: dict[str, Any], context: Any, client: Any = None) -> dict[str, str]:
+    dataset = dataset_from_event(
+        event, os.environ["DATASETS_PREFIX"], os.environ["READY_MARKER"], os.environ["DATASET_NAME_PATTERN"]
+    )
+    sagemaker = client or boto3.client("sagemaker")
+    response = sagemaker.start_pipeline_execution(
+        PipelineName=os.environ["PIPELINE_NAME"],
+        PipelineExecutionDisplayName=f"dataset-{dataset}"[:82],
+        PipelineExecutionDescription=f"Started for {os.environ['DATASETS_PREFIX']}{dataset}/",
+        PipelineParameters=[{"Name": os.environ["DATASET_PARAMETER"], "Value": dataset}],
+        ClientRequestToken=request_token(event, dataset),
+    )
+    arn = str(response["PipelineExecutionArn"])
+    LOGGER.info("started %s for dataset %s", arn, dataset)
+    return {"dataset": dataset, "executionArn": arn}

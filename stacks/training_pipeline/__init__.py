@@ -1,0 +1,1 @@
+"""The SageMaker training pipeline: its code bundle, container images and generated definition."""

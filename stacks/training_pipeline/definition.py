@@ -1,0 +1,317 @@
+"""Generates the SageMaker pipeline definition with the SDK v2 workflow classes, offline.
+
+The SDK needs concrete strings where the stack has CloudFormation tokens (the role, the bucket,
+the code assets, the images), so the definition is built with placeholders, and each
+placeholder becomes a `${Name}` variable that the stack fills in with Fn::Sub.
+
+Steps: Prepare (processing) -> Train (MXNet script mode) -> Evaluate (processing, property
+file) -> AccuracyGate (condition) -> RegisterModel, or AccuracyBelowGate (fail).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from sorter_common.bucket_layout import (
+    CHECKPOINTS_PREFIX,
+    DATASETS_PREFIX,
+    EVALUATION_PREFIX,
+    MODELS_PREFIX,
+    PREPARED_PREFIX,
+)
+from stacks.training_pipeline.images import CPU_INSTANCE, MXNET_VERSION, PYTHON_VERSION
+
+# The contract with training/evaluate.py (a test keeps these equal; importing that module here
+# would pull MXNet into every synth).
+EVALUATION_FILE = "evaluation.json"
+ACCURACY_JSON_PATH = "multiclass_classification_metrics.accuracy.value"
+# The contract with training/train.py's metric lines (`validation:accuracy=0.912`).
+METRIC_DEFINITIONS = [
+    {"Name": "train:loss", "Regex": r"train:loss=([0-9.]+)"},
+    {"Name": "train:accuracy", "Regex": r"train:accuracy=([0-9.]+)"},
+    {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9.]+)"},
+]
+
+PREPARE_STEP = "Prepare"
+TRAIN_STEP = "Train"
+EVALUATE_STEP = "Evaluate"
+GATE_STEP = "AccuracyGate"
+REGISTER_STEP = "RegisterModel"
+FAIL_STEP = "AccuracyBelowGate"
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+
+PROCESSING_ROOT = "/opt/ml/processing"
+BUNDLE_MOUNT = f"{PROCESSING_ROOT}/input/bundle"
+
+# Placeholder -> the Fn::Sub variable that replaces it in the template.
+PLACEHOLDERS = {
+    "arn:aws:iam::000000000000:role/trash-sorter-placeholder-role": "PipelineRoleArn",
+    "deeplens-placeholder-bucket": "DataBucket",
+    "s3://trash-sorter-placeholder-assets/sourcedir.tar.gz": "SourceBundleUri",
+    "s3://trash-sorter-placeholder-assets/pipeline_entry.py": "EntryScriptUri",
+    "placeholder.training.image": "TrainingImage",
+    "placeholder.processing.image": "ProcessingImage",
+    "placeholder.inference.image": "InferenceImage",
+}
+_PLACEHOLDER_OF = {variable: placeholder for placeholder, variable in PLACEHOLDERS.items()}
+SUB_VARIABLES = tuple(PLACEHOLDERS.values())
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What the definition depends on besides the placeholders."""
+
+    pipeline_name: str
+    model_package_group: str
+    region: str
+    classes: tuple[str, ...]
+    training_instance_type: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    network_depth: int
+    accuracy_gate: float
+    approval_status: str
+    use_spot_training: bool
+
+
+def _session(region: str) -> Any:
+    import boto3
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    # No AWS call is made while building a definition; the config also turns off the SDK's
+    # telemetry, which would otherwise try to reach the network on every step.
+    no_telemetry = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+    return PipelineSession(
+        boto_session=boto3.Session(region_name=region),
+        default_bucket=_PLACEHOLDER_OF["DataBucket"],
+        sagemaker_config=no_telemetry,
+    )
+
+
+def quiet_sdk_logs() -> None:
+    """Before the SDK is imported: its config logger would otherwise print where it found no
+    defaults, and the workflow classes warn that a PipelineSession starts no jobs (the point)."""
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+
+
+@contextmanager
+def _config_validated_once() -> Iterator[None]:
+    """The SDK re-validates its config against a large JSON schema on every lookup (~0.3 s each,
+    50 lookups per pipeline); the config never changes here, so validate it once."""
+    import sagemaker.utils
+
+    validate = sagemaker.utils.validate_sagemaker_config
+    validated: list[int] = []
+
+    def validate_once(config: Any = None) -> Any:
+        if id(config) not in validated:
+            validated.append(id(config))
+            return validate(config)
+        return None
+
+    with mock.patch.object(sagemaker.utils, "validate_sagemaker_config", validate_once):
+        yield
+
+
+def _s3(prefix: str, *parts: Any) -> Any:
+    from sagemaker.workflow.functions import Join
+
+    return Join(on="", values=[f"s3://{_PLACEHOLDER_OF['DataBucket']}/{prefix}", *parts])
+
+
+def build_definition(settings: PipelineSettings) -> str:
+    """The pipeline definition JSON, with `${Variable}` where the stack's values go."""
+    quiet_sdk_logs()
+    with _config_validated_once(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _build_definition(settings)
+
+
+def _build_definition(settings: PipelineSettings) -> str:
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
+    from sagemaker.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.mxnet import MXNet
+    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.fail_step import FailStep
+    from sagemaker.workflow.functions import Join, JsonGet
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.properties import PropertyFile
+    from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+
+    session = _session(settings.region)
+    role = _PLACEHOLDER_OF["PipelineRoleArn"]
+    execution = ExecutionVariables.PIPELINE_EXECUTION_ID
+
+    dataset_name = ParameterString("DatasetName", default_value="default")
+    processing_instance = ParameterString("ProcessingInstanceType", default_value=CPU_INSTANCE)
+    epochs = ParameterInteger("Epochs", default_value=settings.epochs)
+    accuracy_gate = ParameterFloat("AccuracyGate", default_value=settings.accuracy_gate)
+    approval_status = ParameterString("ModelApprovalStatus", default_value=settings.approval_status)
+
+    processor = ScriptProcessor(
+        image_uri=_PLACEHOLDER_OF["ProcessingImage"],
+        command=["python3"],
+        instance_type=processing_instance,
+        instance_count=1,
+        role=role,
+        sagemaker_session=session,
+    )
+    bundle_input = ProcessingInput(source=_PLACEHOLDER_OF["SourceBundleUri"], destination=BUNDLE_MOUNT)
+
+    # Prepare: the same code as `python -m training prepare`, over datasets/<DatasetName>/.
+    prepare = ProcessingStep(
+        PREPARE_STEP,
+        step_args=processor.run(
+            code=_PLACEHOLDER_OF["EntryScriptUri"],
+            inputs=[
+                bundle_input,
+                ProcessingInput(
+                    source=_s3(DATASETS_PREFIX, dataset_name, "/"), destination=f"{PROCESSING_ROOT}/input/images"
+                ),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="prepared",
+                    source=f"{PROCESSING_ROOT}/output/prepared",
+                    destination=_s3(PREPARED_PREFIX, execution, "/"),
+                )
+            ],
+            arguments=[
+                "prepare",
+                f"{PROCESSING_ROOT}/input/images",
+                f"{PROCESSING_ROOT}/output/prepared",
+                "--classes",
+                ",".join(settings.classes),
+            ],
+        ),
+    )
+    prepared_uri = prepare.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
+
+    spot = settings.use_spot_training
+    estimator = MXNet(
+        entry_point="training/train.py",
+        source_dir=_PLACEHOLDER_OF["SourceBundleUri"],
+        framework_version=MXNET_VERSION,
+        py_version=PYTHON_VERSION,
+        image_uri=_PLACEHOLDER_OF["TrainingImage"],
+        instance_type=settings.training_instance_type,
+        instance_count=1,
+        role=role,
+        sagemaker_session=session,
+        output_path=f"s3://{_PLACEHOLDER_OF['DataBucket']}/{MODELS_PREFIX}",
+        checkpoint_s3_uri=f"s3://{_PLACEHOLDER_OF['DataBucket']}/{CHECKPOINTS_PREFIX}" if spot else None,
+        use_spot_instances=spot,
+        max_run=24 * 3600,
+        max_wait=48 * 3600 if spot else None,
+        metric_definitions=METRIC_DEFINITIONS,
+        disable_profiler=True,
+        debugger_hook_config=False,
+        hyperparameters={
+            "epochs": epochs,
+            "batch-size": settings.batch_size,
+            "learning-rate": settings.learning_rate,
+            "architecture": f"resnet{settings.network_depth}",
+            "pretrained": "true",
+            "quiet": "",
+        },
+    )
+    train = TrainingStep(TRAIN_STEP, step_args=estimator.fit(inputs={"training": TrainingInput(s3_data=prepared_uri)}))
+    model_uri = train.properties.ModelArtifacts.S3ModelArtifacts
+
+    report = PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path=EVALUATION_FILE)
+    evaluate = ProcessingStep(
+        EVALUATE_STEP,
+        step_args=processor.run(
+            code=_PLACEHOLDER_OF["EntryScriptUri"],
+            inputs=[
+                bundle_input,
+                ProcessingInput(source=model_uri, destination=f"{PROCESSING_ROOT}/input/model"),
+                ProcessingInput(source=prepared_uri, destination=f"{PROCESSING_ROOT}/input/data"),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="evaluation",
+                    source=f"{PROCESSING_ROOT}/output/evaluation",
+                    destination=_s3(EVALUATION_PREFIX, execution, "/"),
+                )
+            ],
+            arguments=[
+                "evaluate",
+                f"{PROCESSING_ROOT}/input/model/model.tar.gz",
+                f"{PROCESSING_ROOT}/input/data",
+                f"{PROCESSING_ROOT}/output/evaluation",
+            ],
+        ),
+        property_files=[report],
+    )
+    accuracy = JsonGet(step_name=EVALUATE_STEP, property_file=report, json_path=ACCURACY_JSON_PATH)
+
+    model = Model(
+        image_uri=_PLACEHOLDER_OF["InferenceImage"],
+        model_data=model_uri,
+        role=role,
+        sagemaker_session=session,
+    )
+    register = ModelStep(
+        REGISTER_STEP,
+        step_args=model.register(
+            content_types=["application/x-image"],
+            response_types=["application/json"],
+            inference_instances=[CPU_INSTANCE],
+            transform_instances=[CPU_INSTANCE],
+            model_package_group_name=settings.model_package_group,
+            approval_status=approval_status,
+            description="Trash sorter classifier for " + ", ".join(settings.classes),
+            customer_metadata_properties={"classes": ",".join(settings.classes)},
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    content_type="application/json", s3_uri=_s3(EVALUATION_PREFIX, execution, "/" + EVALUATION_FILE)
+                )
+            ),
+        ),
+    )
+    below_gate = FailStep(
+        FAIL_STEP,
+        error_message=Join(
+            on=" ",
+            values=["Model accuracy", accuracy, "is below the accuracy gate", accuracy_gate, "- not registered."],
+        ),
+    )
+    gate = ConditionStep(
+        GATE_STEP,
+        conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=accuracy_gate)],
+        if_steps=[register],
+        else_steps=[below_gate],
+    )
+
+    pipeline = Pipeline(
+        settings.pipeline_name,
+        parameters=[dataset_name, processing_instance, epochs, accuracy_gate, approval_status],
+        steps=[prepare, train, evaluate, gate],
+        sagemaker_session=session,
+    )
+    return _with_variables(pipeline.definition())
+
+
+def _with_variables(definition: str) -> str:
+    """Escape Fn::Sub's own syntax, then turn each placeholder into its ${Variable}."""
+    text = definition.replace("${", "${!")
+    for placeholder, variable in PLACEHOLDERS.items():
+        text = text.replace(placeholder, "${" + variable + "}")
+    json.loads(text)  # still one valid JSON document
+    return text

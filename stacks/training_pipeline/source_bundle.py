@@ -1,0 +1,61 @@
+"""A deterministic sourcedir.tar.gz of the training code, built at synth time.
+
+The same source always gives the same bytes (sorted entries, fixed times, owners and modes,
+gzip without a timestamp), so the CDK asset hash only changes when the code does and
+`cdk diff` shows a code change exactly when there is one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# What SageMaker's script mode and the processing steps need: the training package and the
+# shared contracts it imports. The container installs requirements.txt from the bundle's root.
+BUNDLED_PACKAGES = ("training", "sorter_common")
+CONTAINER_REQUIREMENTS = PROJECT_ROOT / "training" / "container-requirements.txt"
+BUNDLE_NAME = "sourcedir.tar.gz"
+_SKIPPED_PARTS = ("__pycache__", ".mypy_cache", ".pytest_cache")
+
+
+def bundle_files(project_root: Path = PROJECT_ROOT) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for every bundled file, sorted by name."""
+    files = [("requirements.txt", project_root / "training" / "container-requirements.txt")]
+    for package in BUNDLED_PACKAGES:
+        for path in (project_root / package).rglob("*"):
+            relative = path.relative_to(project_root)
+            skipped = any(part in _SKIPPED_PARTS for part in relative.parts) or path.suffix in (".pyc", ".pyo")
+            if path.is_file() and not skipped:
+                files.append((relative.as_posix(), path))
+    return sorted(files)
+
+
+def _tar_bytes(files: Iterable[tuple[str, Path]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, path in files:
+            data = path.read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def build_bundle(out_dir: Path, project_root: Path = PROJECT_ROOT) -> Path:
+    """Write out_dir/<content hash>/sourcedir.tar.gz (unchanged files are not rewritten)."""
+    raw = _tar_bytes(bundle_files(project_root))
+    compressed = gzip.compress(raw, compresslevel=9, mtime=0)
+    target = out_dir / hashlib.sha256(compressed).hexdigest()[:16] / BUNDLE_NAME
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(compressed)
+        partial.replace(target)
+    return target
