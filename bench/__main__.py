@@ -19,6 +19,7 @@ BENCHMARKS = {
     "synth": "bench.synth_bench",
     "training": "bench.training_bench",
     "subscriber": "bench.subscriber_bench",
+    "inference": "bench.inference_bench",
 }
 
 
