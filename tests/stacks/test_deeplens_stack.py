@@ -15,7 +15,7 @@ from tests.stacks.synth import ALL_TARGETS_CONTEXT, DEEPLENS_THING_ARN, Synthesi
 STACK = "TrashSorterDeepLens"
 
 
-def only(template: Template, resource_type: str) -> dict[str, Any]:
+def only(template: Template, resource_type: str) -> Any:
     resources = template.find_resources(resource_type)
     assert len(resources) == 1, resources
     return next(iter(resources.values()))
