@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 
 from stacks.config import EDGE_TARGET_DEEPLENS, TrashSorterConfig
-from stacks.data_stack import DataStack
+from stacks.data_stack import DataStack, data_bucket_name
 from stacks.deeplens_stack import DeepLensStack
 from stacks.iot_stack import IotStack
+from stacks.training_stack import TrainingStack
 
 PROJECT_TAG = "trash-sorter"
 
@@ -18,12 +19,13 @@ PROJECT_TAG = "trash-sorter"
 class TrashSorterStacks:
     data: DataStack
     iot: IotStack
+    training: TrainingStack
     deeplens: DeepLensStack | None = None
 
     def all(self) -> list[cdk.Stack]:
         """Every stack built for this config (edge stacks only when their target is on)."""
         edge: list[cdk.Stack] = [stack for stack in (self.deeplens,) if stack is not None]
-        return [self.data, self.iot, *edge]
+        return [self.data, self.training, self.iot, *edge]
 
 
 def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None = None) -> TrashSorterStacks:
@@ -42,6 +44,15 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         env=env,
         description="Trash sorter: the Pi's IoT thing, certificate and policy; decisions per bin in CloudWatch",
     )
+    training = TrainingStack(
+        app,
+        "TrashSorterTraining",
+        config=config,
+        bucket_name=data_bucket_name(config),
+        env=env,
+        description="Trash sorter: SageMaker pipeline from images in the bucket to a registered, edge-ready model",
+    )
+    training.add_dependency(data, "the pipeline reads and writes the data bucket")
     deeplens = None
     if config.has_edge_target(EDGE_TARGET_DEEPLENS):
         deeplens = DeepLensStack(
@@ -52,4 +63,4 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
             description="Trash sorter (legacy deeplens target): DeepLens inference Lambda and its Greengrass V1 group",
         )
     cdk.Tags.of(app).add("project", PROJECT_TAG)
-    return TrashSorterStacks(data=data, iot=iot, deeplens=deeplens)
+    return TrashSorterStacks(data=data, iot=iot, training=training, deeplens=deeplens)

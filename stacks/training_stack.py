@@ -36,15 +36,27 @@ ASSET_BUILD_DIR = PROJECT_ROOT / ".build" / "assets" / "training"
 ENTRY_SCRIPT = PROJECT_ROOT / "training" / "pipeline_entry.py"
 START_TRAINING_DIR = PROJECT_ROOT / "lambda_src" / "start_training"
 IMAGE_KINDS = ("training", "processing", "inference")
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repo>[^:]+):"
+_ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.[a-z0-9.-]+/(?P<repo>[^:]+):")
+# Regions outside the commercial partition, by prefix (the mapping needs literal ARNs).
+_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-isof-", "aws-iso-f"),
 )
 
 
-def repository_arn(image_uri: str, partition: str = "aws") -> str:
+def partition_of(region: str) -> str:
+    return next((partition for prefix, partition in _PARTITIONS if region.startswith(prefix)), "aws")
+
+
+def repository_arn(image_uri: str, partition: str | None = None) -> str:
     match = _ECR_IMAGE.match(image_uri)
     if not match:
         raise ValueError(f"not an ECR image URI: {image_uri}")
+    partition = partition or partition_of(match["region"])
     return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
