@@ -7,7 +7,6 @@ the CPU with data generated here, in about two minutes.
 from __future__ import annotations
 
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -96,11 +95,7 @@ def _inference(model_dir: Path) -> dict[str, float]:
 
 def _training_peak_memory(prepared: Path, model_dir: Path) -> float:
     """Peak resident memory (MiB) of `python -m training train` on the sample data, in a child process."""
-    command = [
-        sys.executable,
-        "-m",
-        "training",
-        "train",
+    train_args = [
         str(prepared),
         str(model_dir),
         "--no-pretrained",
@@ -112,9 +107,20 @@ def _training_peak_memory(prepared: Path, model_dir: Path) -> float:
         str(BATCH),
         "--quiet",
     ]
-    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
-    # ru_maxrss of waited-for children is in KiB on Linux; this is the only child we start.
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # The child reports its own peak: RUSAGE_CHILDREN would also count other benchmarks' children.
+    probe = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['training', 'train'] + sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_module('training', run_name='__main__')\n"
+        "finally:\n"
+        "    print('PEAK_RSS_KIB=%d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, *train_args], cwd=REPO_ROOT, capture_output=True, text=True)
+    peaks = [line.split("=", 1)[1] for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_KIB=")]
+    if result.returncode != 0 or not peaks:
+        raise RuntimeError("training run failed: " + result.stderr[-2000:])
+    return int(peaks[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
 
 def run() -> dict[str, dict[str, Any]]:

@@ -188,7 +188,7 @@ def train(config: TrainConfig) -> TrainResult:
     metrics = {"train:loss": best.train_loss, "train:accuracy": best.train_accuracy, "best_epoch": float(best_epoch)}
     if best.validation_accuracy is not None:
         metrics["validation:accuracy"] = best.validation_accuracy
-    print(f"best epoch={best_epoch} validation:accuracy={best_accuracy:.4f}", flush=True)
+    print(f"best epoch {best_epoch}: accuracy {best_accuracy:.4f} (validation, or training without one)", flush=True)
     archive_path = write_artifact(net, classes, metrics, config)
     if config.output_data_dir is not None:
         config.output_data_dir.mkdir(parents=True, exist_ok=True)
