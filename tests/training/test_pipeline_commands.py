@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -112,7 +112,7 @@ def test_status_lists_recent_runs(stubbed: Stubber, capsys: pytest.CaptureFixtur
             "PipelineExecutionSummaries": [
                 {
                     "PipelineExecutionArn": EXECUTION,
-                    "StartTime": datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc),
+                    "StartTime": datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
                     "PipelineExecutionStatus": "Succeeded",
                     "PipelineExecutionDisplayName": "dataset-default",
                 }

@@ -1,0 +1,37 @@
+"""The training code bundle: same source, same bytes; everything script mode needs, nothing else."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from stacks.training_pipeline.source_bundle import build_bundle
+
+
+def test_the_same_source_gives_the_same_bytes(tmp_path: Path) -> None:
+    first = build_bundle(tmp_path / "a")
+    second = build_bundle(tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    assert first.parent.name == second.parent.name, "the folder is named after the content"
+
+
+def test_the_bundle_holds_the_entry_point_its_imports_and_requirements(tmp_path: Path) -> None:
+    with tarfile.open(build_bundle(tmp_path)) as archive:
+        names = archive.getnames()
+        members = archive.getmembers()
+    assert {"requirements.txt", "training/train.py", "training/__main__.py", "sorter_common/classes.py"} <= set(names)
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert names == sorted(names)
+    assert {(member.mtime, member.uid, member.gid, member.mode) for member in members} == {(0, 0, 0, 0o644)}
+
+
+def test_a_code_change_changes_the_bundle(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for package in ("training", "sorter_common"):
+        (project / package).mkdir(parents=True)
+        (project / package / "__init__.py").write_text("")
+    (project / "training" / "container-requirements.txt").write_text("tqdm==4.67.1\n")
+    before = build_bundle(tmp_path / "out", project_root=project)
+    (project / "training" / "train.py").write_text("print('changed')\n")
+    after = build_bundle(tmp_path / "out", project_root=project)
+    assert before != after and before.read_bytes() != after.read_bytes()

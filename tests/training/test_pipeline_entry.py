@@ -1,0 +1,56 @@
+"""The processing steps' entry point runs the bundled code exactly as `python -m training` does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from stacks.training_pipeline.source_bundle import build_bundle
+from training.pipeline_entry import unpack_bundle
+
+ENTRY = Path(__file__).resolve().parents[2] / "training" / "pipeline_entry.py"
+
+
+def test_a_step_unpacks_the_bundle_and_runs_the_training_cli_from_it(tmp_path: Path) -> None:
+    bundle_dir = tmp_path / "input" / "bundle"
+    bundle_dir.mkdir(parents=True)
+    build_bundle(tmp_path / "build").replace(bundle_dir / "sourcedir.tar.gz")
+    code_dir, out = tmp_path / "code", tmp_path / "images"
+    env = {**os.environ, "TRASH_SORTER_BUNDLE_DIR": str(bundle_dir), "TRASH_SORTER_CODE_DIR": str(code_dir)}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, str(ENTRY), "sample", str(out), "--per-class", "2", "--size", "64"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (code_dir / "training" / "train.py").is_file()
+    assert (
+        sorted(path.parent.name for path in out.rglob("*.jpg"))
+        == ["compost"] * 2 + ["landfill"] * 2 + ["recycling"] * 2
+    )
+
+
+def test_a_bundle_with_an_escaping_path_is_refused(tmp_path: Path) -> None:
+    bundle_dir = tmp_path / "bundle"
+    bundle_dir.mkdir()
+    evil = tmp_path / "evil.txt"
+    evil.write_text("x")
+    with tarfile.open(bundle_dir / "sourcedir.tar.gz", "w:gz") as archive:
+        archive.add(evil, arcname="../escaped.txt")
+    with pytest.raises(SystemExit, match="unsafe path"):
+        unpack_bundle(bundle_dir, tmp_path / "code")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_no_bundle_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="expected one code bundle"):
+        unpack_bundle(tmp_path, tmp_path / "code")
