@@ -23,16 +23,22 @@ BUNDLE_NAME = "sourcedir.tar.gz"
 _SKIPPED_PARTS = ("__pycache__", ".mypy_cache", ".pytest_cache")
 
 
-def bundle_files(project_root: Path = PROJECT_ROOT) -> list[tuple[str, Path]]:
-    """(name in the archive, file) for every bundled file, sorted by name."""
-    files = [("requirements.txt", project_root / "training" / "container-requirements.txt")]
-    for package in BUNDLED_PACKAGES:
+def package_files(packages: Iterable[str], project_root: Path = PROJECT_ROOT) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for every source file under the given folders, caches left out."""
+    files = []
+    for package in packages:
         for path in (project_root / package).rglob("*"):
             relative = path.relative_to(project_root)
             skipped = any(part in _SKIPPED_PARTS for part in relative.parts) or path.suffix in (".pyc", ".pyo")
             if path.is_file() and not skipped:
                 files.append((relative.as_posix(), path))
-    return sorted(files)
+    return files
+
+
+def bundle_files(project_root: Path = PROJECT_ROOT) -> list[tuple[str, Path]]:
+    """(name in the archive, file) for every bundled file, sorted by name."""
+    files = [("requirements.txt", project_root / "training" / "container-requirements.txt")]
+    return sorted(files + package_files(BUNDLED_PACKAGES, project_root))
 
 
 def _tar_bytes(files: Iterable[tuple[str, Path]]) -> bytes:
@@ -50,9 +56,14 @@ def _tar_bytes(files: Iterable[tuple[str, Path]]) -> bytes:
 
 def build_bundle(out_dir: Path, project_root: Path = PROJECT_ROOT) -> Path:
     """Write out_dir/<content hash>/sourcedir.tar.gz (unchanged files are not rewritten)."""
-    raw = _tar_bytes(bundle_files(project_root))
+    return write_archive(bundle_files(project_root), out_dir, BUNDLE_NAME)
+
+
+def write_archive(files: Iterable[tuple[str, Path]], out_dir: Path, name: str) -> Path:
+    """Write out_dir/<content hash>/<name>, a deterministic tar.gz of files (unchanged ones are not rewritten)."""
+    raw = _tar_bytes(sorted(files))
     compressed = gzip.compress(raw, compresslevel=9, mtime=0)
-    target = out_dir / hashlib.sha256(compressed).hexdigest()[:16] / BUNDLE_NAME
+    target = out_dir / hashlib.sha256(compressed).hexdigest()[:16] / name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
