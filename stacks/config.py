@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sorter_common.bucket_layout import MODELS_PREFIX
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
 
@@ -55,6 +56,9 @@ class TrashSorterConfig:
     deeplens_core_thing_arn: str | None
     deeplens_core_certificate_arn: str | None
     deeplens_function_version_arn: str | None
+    greengrass_thing_group: str
+    greengrass_frame_source: str
+    greengrass_initial_model_key: str | None
 
     def has_edge_target(self, target: str) -> bool:
         return target in self.edge_targets
@@ -239,6 +243,40 @@ _FUNCTION_VERSION_ARN = re.compile(
 )
 
 
+_THING_GROUP = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+
+
+def _thing_group(value: Any) -> str:
+    name = _text(value)
+    if not _THING_GROUP.match(name):
+        raise ValueError("expected 1-128 letters, digits, ':', '_' or '-' (an IoT thing group name)")
+    return name
+
+
+# What the component's --source accepts; the device checks that the path or camera exists.
+_FRAME_SOURCE = re.compile(r"^(\d{1,2}|/dev/video\d{1,2}|(rtsps?|https?)://\S+|/\S+)$")
+
+
+def _frame_source(value: Any) -> str:
+    source = _text(value)
+    if not _FRAME_SOURCE.match(source):
+        raise ValueError(
+            "expected a camera index (0), a /dev/videoN device, an rtsp:// or http(s):// URL, "
+            "or an absolute path to a video file or a folder of images on the device"
+        )
+    return source
+
+
+_MODEL_KEY = re.compile(r"^" + re.escape(MODELS_PREFIX) + r"[A-Za-z0-9!_.*'()/-]+/model\.tar\.gz$")
+
+
+def _model_key(value: Any) -> str:
+    key = _text(value)
+    if not _MODEL_KEY.match(key) or ".." in key:
+        raise ValueError(f"expected the S3 key of a model.tar.gz under {MODELS_PREFIX} in the data bucket")
+    return key
+
+
 def _arn(pattern: re.Pattern[str], example: str) -> Callable[[Any], str]:
     def parse_arn(value: Any) -> str:
         arn = _text(value)
@@ -306,6 +344,10 @@ SETTINGS: tuple[Setting, ...] = (
             _arn(_FUNCTION_VERSION_ARN, "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:1")
         ),
     ),
+    Setting("greengrassThingGroup", "greengrass_thing_group", "trash-sorter-cameras", _thing_group),
+    Setting("greengrassFrameSource", "greengrass_frame_source", "0", _frame_source),
+    # None: the devices get a model with the first approval (see stacks/edge_v2_stack.py).
+    Setting("greengrassInitialModelKey", "greengrass_initial_model_key", None, _optional_text(_model_key)),
 )
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
 assert {setting.field for setting in SETTINGS} == {field.name for field in fields(TrashSorterConfig)}
