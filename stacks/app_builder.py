@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
-from stacks.config import EDGE_TARGET_DEEPLENS, TrashSorterConfig
+from stacks.config import EDGE_TARGET_DEEPLENS, EDGE_TARGET_GREENGRASS_V2, TrashSorterConfig
 from stacks.data_stack import DataStack, data_bucket_name
 from stacks.deeplens_stack import DeepLensStack
+from stacks.edge_v2_stack import EdgeV2Stack
 from stacks.iot_stack import IotStack
 from stacks.training_stack import TrainingStack
 
@@ -21,10 +22,11 @@ class TrashSorterStacks:
     iot: IotStack
     training: TrainingStack
     deeplens: DeepLensStack | None = None
+    edge_v2: EdgeV2Stack | None = None
 
     def all(self) -> list[cdk.Stack]:
         """Every stack built for this config (edge stacks only when their target is on)."""
-        edge: list[cdk.Stack] = [stack for stack in (self.deeplens,) if stack is not None]
+        edge: list[cdk.Stack] = [stack for stack in (self.edge_v2, self.deeplens) if stack is not None]
         return [self.data, self.training, self.iot, *edge]
 
 
@@ -53,6 +55,17 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         description="Trash sorter: SageMaker pipeline from images in the bucket to a registered, edge-ready model",
     )
     training.add_dependency(data, "the pipeline reads and writes the data bucket")
+    edge_v2 = None
+    if config.has_edge_target(EDGE_TARGET_GREENGRASS_V2):
+        edge_v2 = EdgeV2Stack(
+            app,
+            "TrashSorterEdgeV2",
+            config=config,
+            bucket_name=data_bucket_name(config),
+            env=env,
+            description="Trash sorter (greengrass-v2 target): inference component, camera group, model promotion",
+        )
+        edge_v2.add_dependency(data, "component artifacts and models live in the data bucket")
     deeplens = None
     if config.has_edge_target(EDGE_TARGET_DEEPLENS):
         deeplens = DeepLensStack(
@@ -63,4 +76,4 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
             description="Trash sorter (legacy deeplens target): DeepLens inference Lambda and its Greengrass V1 group",
         )
     cdk.Tags.of(app).add("project", PROJECT_TAG)
-    return TrashSorterStacks(data=data, iot=iot, training=training, deeplens=deeplens)
+    return TrashSorterStacks(data=data, iot=iot, training=training, deeplens=deeplens, edge_v2=edge_v2)

@@ -14,7 +14,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.stacks.synth import SynthesizedApp
 
-EXPECTED_STACKS = {"TrashSorterData", "TrashSorterIot", "TrashSorterTraining", "TrashSorterDeepLens"}
+EXPECTED_STACKS = {"TrashSorterData", "TrashSorterIot", "TrashSorterTraining", "TrashSorterDeepLens", "TrashSorterEdgeV2"}
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 

@@ -1,0 +1,34 @@
+"""The model component's recipe: the one definition the stack (initial model) and the promotion Lambda share."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MODEL_COMPONENT = "com.trashsorter.Model"
+APPLICATION_COMPONENT = "com.trashsorter.Inference"
+# The stack's initial model is 0.1.0; promoted models are 1.0.<model package version>, so the
+# newest approved model is always the highest version (what a dependency ">=0.1.0" resolves to).
+INITIAL_MODEL_VERSION = "0.1.0"
+
+
+def promoted_version(model_package_version: int) -> str:
+    return f"1.0.{int(model_package_version)}"
+
+
+def model_recipe(version: str, model_uri: str, source: str) -> dict[str, Any]:
+    """A component with one artifact, model.tar.gz; the application reads it from the artifacts folder."""
+    return {
+        "RecipeFormatVersion": "2020-01-25",
+        "ComponentName": MODEL_COMPONENT,
+        "ComponentVersion": version,
+        "ComponentDescription": f"Trash sorter model ({source})"[:256],
+        "ComponentPublisher": "trash-sorter",
+        "Manifests": [
+            {"Platform": {"os": "linux"}, "Artifacts": [{"Uri": model_uri, "Unarchive": "NONE", "Permission": {"Read": "OWNER"}}]}
+        ],
+    }
+
+
+def recipe_json(recipe: dict[str, Any]) -> str:
+    return json.dumps(recipe, sort_keys=True, separators=(",", ":"))

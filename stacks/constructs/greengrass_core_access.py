@@ -1,0 +1,96 @@
+"""What a Greengrass V2 core device may do: its IoT policy (own client id and topics only) and the
+token exchange role behind an IoT role alias (read the component artifacts, nothing else)."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX, MODELS_PREFIX
+from stacks.nag import acknowledge, resource_finding
+
+THING = "${iot:Connection.Thing.ThingName}"
+ARTIFACT_PREFIXES = (EDGE_ARTIFACTS_PREFIX, MODELS_PREFIX)
+
+
+class GreengrassCoreAccess(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket: s3.IBucket,
+        topic_prefix: str,
+        role_alias_name: str,
+        policy_name: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        reads = [bucket.arn_for_objects(f"{prefix}*") for prefix in ARTIFACT_PREFIXES]
+        self.role = iam.Role(
+            self,
+            "TokenExchangeRole",
+            assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com"),
+            description="Greengrass V2 token exchange role: reads the trash sorter's component artifacts only",
+            inline_policies={
+                "Artifacts": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(actions=["s3:GetObject"], resources=reads),
+                        iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "Component artifacts are versioned objects under the edge/ and models/ prefixes; the role reads "
+            "those two prefixes of the data bucket and nothing else.",
+            findings=tuple(resource_finding(self, arn) for arn in reads),
+        )
+        self.role_alias = iot.CfnRoleAlias(
+            self, "RoleAlias", role_alias=role_alias_name, role_arn=self.role.role_arn, credential_duration_seconds=3600
+        )
+        self.policy = iot.CfnPolicy(
+            self, "CorePolicy", policy_name=policy_name, policy_document=self._document(topic_prefix)
+        )
+
+    def _document(self, topic_prefix: str) -> iam.PolicyDocument:
+        def arn(service: str, resource: str) -> str:
+            return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+        own_things = f"$aws/things/{THING}"
+        return iam.PolicyDocument(
+            statements=[
+                # The client id must be the core's own thing name (the installer uses it).
+                iam.PolicyStatement(actions=["iot:Connect"], resources=[arn("iot", f"client/{THING}")]),
+                iam.PolicyStatement(
+                    actions=["iot:Publish"],
+                    resources=[
+                        arn("iot", f"topic/{own_things}/*"),
+                        arn("iot", f"topic/{topic_prefix}/{THING}/predictions"),
+                        arn("iot", f"topic/{topic_prefix}/{THING}/status"),
+                    ],
+                ),
+                iam.PolicyStatement(actions=["iot:Subscribe"], resources=[arn("iot", f"topicfilter/{own_things}/*")]),
+                iam.PolicyStatement(actions=["iot:Receive"], resources=[arn("iot", f"topic/{own_things}/*")]),
+                iam.PolicyStatement(
+                    actions=["iot:AssumeRoleWithCertificate"], resources=[self.role_alias.attr_role_alias_arn]
+                ),
+                # The nucleus's own data-plane calls: its deployments, components and thing groups.
+                iam.PolicyStatement(
+                    actions=["greengrass:GetComponentVersionArtifact"],
+                    resources=[arn("greengrass", "components:*")],
+                ),
+                iam.PolicyStatement(
+                    actions=["greengrass:ResolveComponentCandidates", "greengrass:GetDeploymentConfiguration"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    actions=["greengrass:ListThingGroupsForCoreDevice"],
+                    resources=[arn("greengrass", f"coreDevices:{THING}")],
+                ),
+            ]
+        )

@@ -1,0 +1,182 @@
+"""The application component: its code as a deterministic tar.gz in the data bucket and its inline recipe.
+
+The version is derived from the code and the recipe, so a change of either is a new component
+version (versions are immutable) and nothing else is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import CfnResource, DefaultStackSynthesizer, Stack
+from aws_cdk import aws_greengrassv2 as greengrass
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3_deployment
+from constructs import Construct
+
+from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
+from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX
+from stacks.nag import acknowledge, resource_finding
+from stacks.training_pipeline.source_bundle import PROJECT_ROOT, package_files, write_archive
+
+ARCHIVE_NAME = "trash-sorter-inference.tar.gz"
+BUILD_DIR = PROJECT_ROOT / ".build" / "assets" / "greengrass"
+# What the component imports: the component, its MQTT link (local mode), the inference core, the contracts.
+BUNDLED = ("device/greengrass_component", "edge_core", "sorter_common")
+BUNDLED_FILES = ("device/__init__.py", "device/mqtt_link.py")
+REQUIREMENTS = PROJECT_ROOT / "device" / "greengrass_component" / "requirements.txt"
+# Greengrass platform names: x86_64 is "amd64".
+ARCHITECTURES = ("aarch64", "amd64")
+
+
+def component_archive_files() -> list[tuple[str, Any]]:
+    files = package_files(BUNDLED) + [(name, PROJECT_ROOT / name) for name in BUNDLED_FILES]
+    return [*files, ("requirements.txt", REQUIREMENTS)]
+
+
+def lifecycle(archive: str) -> dict[str, Any]:
+    app, venv = "{work:path}/app", "{work:path}/venv"
+    model = "{" + MODEL_COMPONENT + ":artifacts:path}/" + "model.tar.gz"
+    run = " ".join([
+        f"cd {app} && exec {venv}/bin/python -m device.greengrass_component --transport ipc",
+        f"--model {model} --work-dir {{work:path}}",
+        "--source '{configuration:/Source}' --topic-prefix '{configuration:/TopicPrefix}'",
+        "--threshold {configuration:/ConfidenceThreshold} --window {configuration:/SmoothingWindow}",
+        "--heartbeat {configuration:/HeartbeatSeconds} --min-interval {configuration:/MinIntervalSeconds}",
+        "--queue-frames {configuration:/QueueFrames}",
+    ])
+    return {
+        "SetEnv": {"PYTHONUNBUFFERED": "1"},
+        # Runs once per component version: unpack the code, build the venv with the pinned wheels.
+        "Install": {
+            "Script": " && ".join([
+                f"rm -rf {app}", f"mkdir -p {app}", f"tar -xzf {{artifacts:path}}/{archive} -C {app}",
+                f"python3 -m venv {venv}",
+                f"{venv}/bin/pip install --disable-pip-version-check --no-cache-dir -r {app}/requirements.txt",
+            ]),
+            "Timeout": 1800,  # wheels for a Pi over a slow link
+        },
+        "Run": {"Script": run},
+    }
+
+
+def application_recipe(
+    *, version: str, artifact_uri: str, configuration: Mapping[str, Any], topic_prefix: str
+) -> dict[str, Any]:
+    return {
+        "RecipeFormatVersion": "2020-01-25",
+        "ComponentName": APPLICATION_COMPONENT,
+        "ComponentVersion": version,
+        "ComponentDescription": "Trash sorter: classifies camera frames on the device and publishes which bin",
+        "ComponentPublisher": "trash-sorter",
+        "ComponentConfiguration": {
+            "DefaultConfiguration": {
+                **configuration,
+                "accessControl": {
+                    "aws.greengrass.ipc.mqttproxy": {
+                        f"{APPLICATION_COMPONENT}:mqttproxy:1": {
+                            "policyDescription": "Publish predictions and status to AWS IoT Core",
+                            "operations": ["aws.greengrass#PublishToIoTCore"],
+                            # Any thing name here; the core's IoT policy only lets it publish its own.
+                            "resources": [f"{topic_prefix}/+/predictions", f"{topic_prefix}/+/status"],
+                        }
+                    }
+                },
+            }
+        },
+        # HARD: a new model version restarts the application. Not listed in a deployment, the
+        # dependency resolves to the newest model version in the account (the last approved one).
+        "ComponentDependencies": {
+            MODEL_COMPONENT: {"VersionRequirement": f">={INITIAL_MODEL_VERSION}", "DependencyType": "HARD"}
+        },
+        "Manifests": [
+            {
+                "Platform": {"os": "linux", "architecture": architecture},
+                "Lifecycle": lifecycle(artifact_uri.rsplit("/", 1)[-1]),
+                "Artifacts": [{"Uri": artifact_uri, "Unarchive": "NONE", "Permission": {"Read": "OWNER"}}],
+            }
+            for architecture in ARCHITECTURES
+        ],
+    }
+
+
+class InferenceComponent(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket: s3.IBucket,
+        configuration: Mapping[str, Any],
+        topic_prefix: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        archive = write_archive(component_archive_files(), BUILD_DIR, ARCHIVE_NAME)
+        content_hash = archive.parent.name
+        self.artifact_key = f"{EDGE_ARTIFACTS_PREFIX}{APPLICATION_COMPONENT}/{content_hash}/{ARCHIVE_NAME}"
+        # Placeholder URI while hashing: the bucket name is a token until deploy time.
+        draft = application_recipe(
+            version="0.0.0", artifact_uri=f"s3://bucket/{self.artifact_key}",
+            configuration=configuration, topic_prefix=topic_prefix,
+        )
+        digest = hashlib.sha256(json.dumps(draft, sort_keys=True).encode()).hexdigest()
+        self.version = f"1.0.{int(digest[:7], 16)}"
+        self.artifact_uri = f"s3://{bucket.bucket_name}/{self.artifact_key}"
+        # Into the data bucket's edge/ prefix, where the token exchange role may read; old
+        # versions' artifacts stay (prune off) for devices still on them.
+        self.upload = s3_deployment.BucketDeployment(
+            self,
+            "Artifact",
+            sources=[s3_deployment.Source.asset(str(archive.parent))],
+            destination_bucket=bucket,
+            destination_key_prefix=self.artifact_key.rsplit("/", 1)[0] + "/",
+            prune=False,
+            retain_on_delete=True,
+        )
+        self._acknowledge_upload_handler(bucket)
+        recipe = application_recipe(
+            version=self.version, artifact_uri=self.artifact_uri, configuration=configuration,
+            topic_prefix=topic_prefix,
+        )
+        self.component = greengrass.CfnComponentVersion(
+            self, "Component", inline_recipe=Stack.of(self).to_json_string(recipe)
+        )
+        # Greengrass reads the artifact when it registers the version (to record its digest).
+        self.component.node.add_dependency(self.upload)
+
+    def _acknowledge_upload_handler(self, bucket: s3.IBucket) -> None:
+        """The findings of CDK's own BucketDeployment handler (one per stack), which we cannot change."""
+        stack = Stack.of(self)
+        handler = next(c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4",
+            "CDK's BucketDeployment handler role uses AWSLambdaBasicExecutionRole for its logs; CDK owns that role.",
+            findings=("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",),
+        )
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM5",
+            "CDK's BucketDeployment handler copies the asset from the CDK assets bucket into the data bucket; "
+            "its grants are CDK's read/write action groups on those two buckets.",
+            findings=(
+                "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", "Action::s3:Abort*",
+                "Action::s3:DeleteObject*", resource_finding(self, bucket.arn_for_objects("*")),
+                # The CDK assets bucket, as cdk-nag renders it for an environment with a region.
+                f"Resource::arn:{stack.partition}:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-"
+                f"<AWS::AccountId>-{stack.region}/*",
+            ),
+        )
+        # CDK adds DependsOn the role, which the GetAtt of its ARN already implies (cfn-lint W3005).
+        function = handler.node.default_child
+        policy = handler.node.find_child("ServiceRole").node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(function, CfnResource) and isinstance(policy, CfnResource)
+        function.add_override("DependsOn", [stack.get_logical_id(policy)])
+        acknowledge(
+            handler,
+            "AwsSolutions-L1",
+            "CDK's BucketDeployment handler runtime is chosen by aws-cdk-lib and moves with its upgrades.",
+        )

@@ -1,0 +1,140 @@
+"""Approved model -> new model component version -> revised deployment, with failures kept and alarmed."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
+from sorter_common.bucket_layout import MODELS_PREFIX
+from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
+from stacks.constructs.python_function import PythonFunction
+from stacks.nag import acknowledge, resource_finding
+from stacks.training_pipeline.source_bundle import PROJECT_ROOT
+
+SOURCE_DIR = PROJECT_ROOT / "lambda_src" / "promote_model"
+
+
+def _arn(service: str, resource: str) -> str:
+    return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+
+class ModelPromotion(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket: s3.IBucket,
+        thing_group_arn: str,
+        application_version: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        component_arn = _arn("greengrass", f"components:{MODEL_COMPONENT}")
+        models = bucket.arn_for_objects(f"{MODELS_PREFIX}*")
+        wildcards = [
+            _arn("sagemaker", f"model-package/{MODEL_PACKAGE_GROUP}/*"),
+            f"{component_arn}:versions:*",
+            _arn("greengrass", "deployments:*"),
+            _arn("iot", "job/*"),
+            _arn("iot", "thing/*"),
+            models,
+        ]
+        statements = [
+            iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[wildcards[0]]),
+            iam.PolicyStatement(
+                actions=["greengrass:DescribeComponent", "greengrass:CreateComponentVersion"],
+                resources=[component_arn, wildcards[1]],
+            ),
+            # Greengrass reads the artifact with the caller's permissions to record its digest.
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[models]),
+            iam.PolicyStatement(
+                actions=["greengrass:GetDeployment", "greengrass:CreateDeployment"],
+                resources=[wildcards[2], thing_group_arn],
+            ),
+            # ListDeployments supports no resource-level permission.
+            iam.PolicyStatement(actions=["greengrass:ListDeployments"], resources=["*"]),
+            # CreateDeployment runs an IoT job on the group's things and tracks it in their shadows.
+            iam.PolicyStatement(
+                actions=["iot:CreateJob", "iot:DescribeJob", "iot:UpdateJob", "iot:CancelJob"],
+                resources=[wildcards[3], thing_group_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["iot:DescribeThingGroup"], resources=[thing_group_arn]
+            ),
+            iam.PolicyStatement(
+                actions=["iot:DescribeThing", "iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow"],
+                resources=[wildcards[4]],
+            ),
+        ]
+        self.function = PythonFunction(
+            self,
+            "Promote",
+            source_dir=SOURCE_DIR,
+            description="Promotes an approved model package to the Greengrass V2 devices",
+            statements=statements,
+            timeout=Duration.seconds(60),
+            environment={
+                "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
+                "BUCKET_NAME": bucket.bucket_name,
+                "MODELS_PREFIX": MODELS_PREFIX,
+                "MODEL_COMPONENT_ARN": component_arn,
+                "APPLICATION_COMPONENT": APPLICATION_COMPONENT,
+                "APPLICATION_VERSION": application_version,
+                "THING_GROUP_ARN": thing_group_arn,
+            },
+        )
+        acknowledge(
+            self.function.role,
+            "AwsSolutions-IAM5",
+            "Model package versions, component versions, deployments, jobs and shadows get new names with "
+            "every promotion; each wildcard is scoped to our group, component, account and region.",
+            findings=tuple(resource_finding(self, arn) for arn in [*wildcards, "*"]),
+        )
+        # One queue for both kinds of failure: EventBridge could not invoke, or the function failed
+        # after Lambda's own retries. Kept 14 days, so an event can be replayed.
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the model promotion; it needs none of its own.",
+        )
+        self.function.function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dead_letters), retry_attempts=2
+        )
+        self.rule = events.Rule(
+            self,
+            "Approved",
+            description="A model package in the trash sorter's group was approved",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": [MODEL_PACKAGE_GROUP], "ModelApprovalStatus": ["Approved"]},
+            ),
+            targets=[
+                targets.LambdaFunction(self.function.function, dead_letter_queue=self.dead_letters, retry_attempts=4)
+            ],
+        )
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "FailedPromotions",
+            alarm_description="A model approval did not reach the devices: see the promotion dead-letter queue",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

@@ -1,0 +1,162 @@
+"""TrashSorterEdgeV2 (the default `greengrass-v2` target): the inference and model components, the
+thing group of sorter cameras and its deployment, the core devices' access, and model promotion.
+
+No model yet: the application depends on the model component (">=0.1.0"), which a deployment
+that does not list it resolves to the newest version in the account. Until the first approval
+(or greengrassInitialModelKey) there is none, the deployment waits on the devices, and the
+promotion Lambda's first revision completes it. Later stack updates never roll a promoted model
+back, because the stack's deployment never pins one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_greengrassv2 as greengrass
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from edge_core.policy import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
+from edge_core.smoothing import DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from lambda_src.promote_model.model_recipe import (
+    APPLICATION_COMPONENT,
+    INITIAL_MODEL_VERSION,
+    model_recipe,
+)
+from stacks.config import TrashSorterConfig
+from stacks.constructs.greengrass_core_access import GreengrassCoreAccess
+from stacks.constructs.inference_component import InferenceComponent
+from stacks.constructs.model_promotion import ModelPromotion
+
+ROLE_ALIAS = "trash-sorter-greengrass-tes"
+TES_ROLE_NAME_OUTPUT = "TokenExchangeRoleName"
+CORE_POLICY = "trash-sorter-greengrass-core"
+DEPLOYMENT_NAME = "trash-sorter-cameras"
+NUCLEUS_URL = "https://d2s8p88vqu9w66.cloudfront.net/releases/greengrass-nucleus-latest.zip"
+THING_NAME_PLACEHOLDER = "<device-thing-name>"
+
+
+class EdgeV2Stack(Stack):
+    def __init__(
+        self, scope: Construct, id_: str, *, config: TrashSorterConfig, bucket_name: str, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
+
+        self.application = InferenceComponent(
+            self,
+            "Inference",
+            bucket=bucket,
+            topic_prefix=config.topic_prefix,
+            configuration={
+                "Source": config.greengrass_frame_source,
+                "TopicPrefix": config.topic_prefix,
+                "ConfidenceThreshold": DEFAULT_THRESHOLD,
+                "SmoothingWindow": DEFAULT_WINDOW,
+                "HeartbeatSeconds": DEFAULT_HEARTBEAT_S,
+                "MinIntervalSeconds": DEFAULT_MIN_INTERVAL_S,
+                "QueueFrames": 2,
+            },
+        )
+        self.initial_model: greengrass.CfnComponentVersion | None = None
+        if config.greengrass_initial_model_key:
+            uri = f"s3://{bucket.bucket_name}/{config.greengrass_initial_model_key}"
+            self.initial_model = greengrass.CfnComponentVersion(
+                self,
+                "InitialModel",
+                inline_recipe=self.to_json_string(
+                    model_recipe(INITIAL_MODEL_VERSION, uri, config.greengrass_initial_model_key)
+                ),
+            )
+
+        self.thing_group = iot.CfnThingGroup(
+            self,
+            "Cameras",
+            thing_group_name=config.greengrass_thing_group,
+            thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
+                thing_group_description="Trash sorter cameras running the Greengrass V2 inference component"
+            ),
+        )
+        thing_group_arn = self.format_arn(
+            service="iot", resource="thinggroup", resource_name=config.greengrass_thing_group
+        )
+        self.deployment = greengrass.CfnDeployment(
+            self,
+            "Deployment",
+            target_arn=thing_group_arn,
+            deployment_name=DEPLOYMENT_NAME,
+            components={
+                APPLICATION_COMPONENT: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
+                    component_version=self.application.version
+                )
+            },
+            deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
+                failure_handling_policy="ROLLBACK",
+                component_update_policy=greengrass.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
+                    action="NOTIFY_COMPONENTS", timeout_in_seconds=60
+                ),
+            ),
+        )
+        self.deployment.add_dependency(self.thing_group)
+        self.deployment.add_dependency(self.application.component)
+        if self.initial_model is not None:
+            self.deployment.add_dependency(self.initial_model)
+
+        self.access = GreengrassCoreAccess(
+            self, "Cores", bucket=bucket, topic_prefix=config.topic_prefix, role_alias_name=ROLE_ALIAS,
+            policy_name=CORE_POLICY,
+        )
+        self.promotion = ModelPromotion(
+            self, "ModelPromotion", bucket=bucket, thing_group_arn=thing_group_arn,
+            application_version=self.application.version,
+        )
+        self._outputs(config)
+
+    def _outputs(self, config: TrashSorterConfig) -> None:
+        group = config.greengrass_thing_group
+        install = Fn.join(
+            "",
+            [
+                f"curl -fsS {NUCLEUS_URL} -o greengrass-nucleus.zip && unzip -oq greengrass-nucleus.zip -d "
+                "GreengrassInstaller && sudo -E java -Droot=/greengrass/v2 -Dlog.store=FILE -jar "
+                "./GreengrassInstaller/lib/Greengrass.jar --aws-region ",
+                Aws.REGION,
+                f" --thing-name {THING_NAME_PLACEHOLDER} --thing-group-name {group} --thing-policy-name {CORE_POLICY}"
+                " --tes-role-name ",
+                self.access.role.role_name,
+                f" --tes-role-alias-name {ROLE_ALIAS} --component-default-user ggc_user:ggc_group"
+                " --provision true --setup-system-service true",
+            ],
+        )
+        CfnOutput(
+            self,
+            "InstallNucleusCommand",
+            value=install,
+            description="On the device (Java 11+, python3-venv; AWS credentials that may provision): installs the "
+            f"nucleus, registers the device as a thing and joins it to {group}",
+        )
+        CfnOutput(
+            self,
+            "JoinThingGroupCommand",
+            value=Fn.join(
+                "",
+                [
+                    f"aws iot add-thing-to-thing-group --thing-group-name {group} "
+                    f"--thing-name {THING_NAME_PLACEHOLDER} --region ",
+                    Aws.REGION,
+                ],
+            ),
+            description="Joins a device that already runs Greengrass V2 to the sorter cameras",
+        )
+        CfnOutput(self, "ThingGroupName", value=group, description="Devices in it run the trash sorter")
+        CfnOutput(self, TES_ROLE_NAME_OUTPUT, value=self.access.role.role_name, description="Token exchange role")
+        CfnOutput(
+            self, "ApplicationComponentVersion", value=self.application.version,
+            description=f"{APPLICATION_COMPONENT} version this stack deploys",
+        )
+        CfnOutput(
+            self, "PromotionDeadLetterQueue", value=self.promotion.dead_letters.queue_url,
+            description="Model approvals that could not be promoted (replayable)",
+        )
