@@ -8,8 +8,8 @@ PREPARED_PREFIX = "prepared/"
 # Training output: model.tar.gz per training job, evaluation.json per pipeline execution.
 MODELS_PREFIX = "models/"
 EVALUATION_PREFIX = "evaluation/"
-# Code the pipeline runs (sourcedir.tar.gz) and edge component artifacts.
-CODE_PREFIX = "code/"
+# Edge component artifacts. (The code the pipeline runs is a CDK asset in the bootstrap bucket,
+# named by its content hash, so `cdk diff` shows exactly when it changes.)
 EDGE_ARTIFACTS_PREFIX = "edge/"
 # Spot training checkpoints.
 CHECKPOINTS_PREFIX = "checkpoints/"
@@ -19,7 +19,6 @@ PREFIXES = {
     PREPARED_PREFIX: "validated and split datasets: .lst manifests and manifest.json",
     MODELS_PREFIX: "trained model.tar.gz artifacts",
     EVALUATION_PREFIX: "evaluation.json and the confusion matrix of each pipeline execution",
-    CODE_PREFIX: "training code (sourcedir.tar.gz) the pipeline runs",
     EDGE_ARTIFACTS_PREFIX: "Greengrass V2 component artifacts",
     CHECKPOINTS_PREFIX: "managed spot training checkpoints",
 }

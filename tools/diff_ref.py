@@ -81,7 +81,16 @@ def main(argv: list[str] | None = None) -> int:
             continue
         base_template = base.get(name, empty)
         subprocess.run(
-            [str(CDK), "diff", "--app", str(BUILD_DIR / "working-tree.out"), "--template", str(base_template), name],
+            [
+                str(CDK),
+                "diff",
+                "--exclusively",
+                "--app",
+                str(BUILD_DIR / "working-tree.out"),
+                "--template",
+                str(base_template),
+                name,
+            ],
             check=True,
         )
     return 0

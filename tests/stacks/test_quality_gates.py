@@ -14,7 +14,9 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.stacks.synth import SynthesizedApp
 
-EXPECTED_STACKS = {"TrashSorterData", "TrashSorterIot", "TrashSorterTraining", "TrashSorterDeepLens", "TrashSorterEdgeV2"}
+EXPECTED_STACKS = {
+    "TrashSorterData", "TrashSorterIot", "TrashSorterTraining", "TrashSorterDeepLens", "TrashSorterEdgeV2"
+}
 ASSET_HASH = re.compile(r"[0-9a-f]{64}|(?<=[A-Za-z0-9])[0-9a-f]{32}(?![0-9a-f])")
 # Greengrass component versions derived from the component's content (stacks/constructs/inference_component.py).
 CONTENT_VERSION = re.compile(r"\b1\.0\.\d{5,}\b")
