@@ -1,5 +1,8 @@
 """Where things live in the deeplens- bucket. Stacks, IAM policies and the CLI all use these."""
 
+# The recipe's convention, kept: the DeepLens and SageMaker roles only reach deeplens-* buckets.
+BUCKET_PREFIX = "deeplens-"
+
 # Class folders of images, one dataset per folder; a _READY marker says an upload is complete.
 DATASETS_PREFIX = "datasets/"
 DATASET_READY_MARKER = "_READY"

@@ -15,12 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sorter_common.bucket_layout import MODELS_PREFIX
+from sorter_common.bucket_layout import BUCKET_PREFIX, MODELS_PREFIX
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
 
 CONTEXT_KEY = "trashSorter"
-BUCKET_PREFIX = "deeplens-"
 EDGE_TARGET_GREENGRASS_V2 = "greengrass-v2"
 EDGE_TARGET_DEEPLENS = "deeplens"
 EDGE_TARGETS = (EDGE_TARGET_GREENGRASS_V2, EDGE_TARGET_DEEPLENS)

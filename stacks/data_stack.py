@@ -8,8 +8,8 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from sorter_common.bucket_layout import PREFIXES
-from stacks.config import BUCKET_PREFIX, TrashSorterConfig
+from sorter_common.bucket_layout import BUCKET_PREFIX, PREFIXES
+from stacks.config import TrashSorterConfig
 from stacks.constructs.data_bucket import DataBucket
 
 

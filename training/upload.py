@@ -15,9 +15,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from sorter_common.bucket_layout import BUCKET_PREFIX, DATASET_READY_MARKER
 from training.errors import UsageError
 
-BUCKET_PREFIX = "deeplens-"
 SHA256_METADATA = "sha256"
 MIB = 1024 * 1024
 
@@ -28,6 +28,7 @@ class UploadReport:
     skipped: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
     dry_run: bool = False
+    ready_marker: str | None = None
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -75,8 +76,13 @@ def upload_folder(
     progress: bool = True,
     multipart_threshold: int = 8 * MIB,
     multipart_chunksize: int = 8 * MIB,
+    mark_ready: bool = False,
 ) -> UploadReport:
-    """Upload every file under folder to the S3 prefix; files already there unchanged are skipped."""
+    """Upload every file under folder to the S3 prefix; files already there unchanged are skipped.
+
+    With mark_ready, a `_READY` object is written last: the training stack starts the pipeline
+    on it, so a half-finished upload never trains.
+    """
     bucket, prefix = parse_s3_uri(uri)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder")
@@ -119,4 +125,8 @@ def upload_folder(
                 bar.update(path.stat().st_size)
             report.uploaded.append(key)
             report.bytes_uploaded += path.stat().st_size
+    if mark_ready and not dry_run:
+        marker = "/".join(part for part in (prefix, DATASET_READY_MARKER) if part)
+        s3.put_object(Bucket=bucket, Key=marker, Body=b"")
+        report.ready_marker = marker
     return report

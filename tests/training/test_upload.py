@@ -98,3 +98,17 @@ def test_parse_s3_uri_rejects_malformed(uri: str) -> None:
 def test_parse_s3_uri() -> None:
     assert parse_s3_uri("s3://deeplens-a/b/c/") == ("deeplens-a", "b/c")
     assert parse_s3_uri("s3://deeplens-a") == ("deeplens-a", "")
+
+
+def test_ready_marker_is_written_last_and_only_when_asked(s3: Any, folder: Path) -> None:
+    plain = upload_folder(folder, f"s3://{BUCKET}/datasets/kitchen", s3=s3, progress=False)
+    assert plain.ready_marker is None
+    keys = [entry["Key"] for entry in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert "datasets/kitchen/_READY" not in keys
+    upload_folder(folder, f"s3://{BUCKET}/datasets/kitchen", dry_run=True, s3=s3, progress=False, mark_ready=True)
+    assert "datasets/kitchen/_READY" not in [e["Key"] for e in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    report = upload_folder(folder, f"s3://{BUCKET}/datasets/kitchen", s3=s3, progress=False, mark_ready=True)
+    assert report.ready_marker == "datasets/kitchen/_READY"
+    marker = s3.head_object(Bucket=BUCKET, Key="datasets/kitchen/_READY")
+    newest_data = max(s3.head_object(Bucket=BUCKET, Key=key)["LastModified"] for key in report.skipped)
+    assert marker["ContentLength"] == 0 and marker["LastModified"] >= newest_data
