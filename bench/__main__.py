@@ -20,6 +20,7 @@ BENCHMARKS = {
     "training": "bench.training_bench",
     "subscriber": "bench.subscriber_bench",
     "inference": "bench.inference_bench",
+    "component": "bench.component_bench",
 }
 
 

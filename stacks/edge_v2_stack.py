@@ -105,11 +105,18 @@ class EdgeV2Stack(Stack):
             self.deployment.add_dependency(self.initial_model)
 
         self.access = GreengrassCoreAccess(
-            self, "Cores", bucket=bucket, topic_prefix=config.topic_prefix, role_alias_name=ROLE_ALIAS,
+            self,
+            "Cores",
+            bucket=bucket,
+            topic_prefix=config.topic_prefix,
+            role_alias_name=ROLE_ALIAS,
             policy_name=CORE_POLICY,
         )
         self.promotion = ModelPromotion(
-            self, "ModelPromotion", bucket=bucket, thing_group_arn=thing_group_arn,
+            self,
+            "ModelPromotion",
+            bucket=bucket,
+            thing_group_arn=thing_group_arn,
             application_version=self.application.version,
         )
         self._outputs(config)
@@ -153,10 +160,14 @@ class EdgeV2Stack(Stack):
         CfnOutput(self, "ThingGroupName", value=group, description="Devices in it run the trash sorter")
         CfnOutput(self, TES_ROLE_NAME_OUTPUT, value=self.access.role.role_name, description="Token exchange role")
         CfnOutput(
-            self, "ApplicationComponentVersion", value=self.application.version,
+            self,
+            "ApplicationComponentVersion",
+            value=self.application.version,
             description=f"{APPLICATION_COMPONENT} version this stack deploys",
         )
         CfnOutput(
-            self, "PromotionDeadLetterQueue", value=self.promotion.dead_letters.queue_url,
+            self,
+            "PromotionDeadLetterQueue",
+            value=self.promotion.dead_letters.queue_url,
             description="Model approvals that could not be promoted (replayable)",
         )

@@ -73,7 +73,9 @@ class CaptureThread:
                 if got_frames:
                     wait = self.retry_initial_s  # it worked for a while: start the backoff afresh
                 if not self.stop.is_set():
-                    self.report_error(f"{self.spec.kind} {self.spec.target} stopped giving frames; reopening in {wait:.0f} s")
+                    self.report_error(
+                        f"{self.spec.kind} {self.spec.target} stopped giving frames; reopening in {wait:.0f} s"
+                    )
                     self.stop.wait(wait)
                     wait = min(wait * 2, self.retry_max_s)
         finally:

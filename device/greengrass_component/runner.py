@@ -76,8 +76,13 @@ class ComponentRunner:
 
         queue = FrameQueue(settings.queue_frames, drop_oldest=spec.live)
         self.capture = CaptureThread(
-            spec, self.opener, queue, self.stop, lambda detail: self.status("error", detail),
-            settings.retry_initial_s, settings.retry_max_s,
+            spec,
+            self.opener,
+            queue,
+            self.stop,
+            lambda detail: self.status("error", detail),
+            settings.retry_initial_s,
+            settings.retry_max_s,
         ).start()
         self.loop = InferenceLoop(
             source=QueuedFrameSource(queue),

@@ -24,7 +24,7 @@ class Transport:
     def publish(self, topic: str, payload: bytes) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:  # noqa: B027 - stdout holds nothing
+    def close(self) -> None:
         """Release the connection."""
 
 

@@ -25,7 +25,10 @@ def model_recipe(version: str, model_uri: str, source: str) -> dict[str, Any]:
         "ComponentDescription": f"Trash sorter model ({source})"[:256],
         "ComponentPublisher": "trash-sorter",
         "Manifests": [
-            {"Platform": {"os": "linux"}, "Artifacts": [{"Uri": model_uri, "Unarchive": "NONE", "Permission": {"Read": "OWNER"}}]}
+            {
+                "Platform": {"os": "linux"},
+                "Artifacts": [{"Uri": model_uri, "Unarchive": "NONE", "Permission": {"Read": "OWNER"}}],
+            }
         ],
     }
 

@@ -40,23 +40,29 @@ def component_archive_files() -> list[tuple[str, Any]]:
 def lifecycle(archive: str) -> dict[str, Any]:
     app, venv = "{work:path}/app", "{work:path}/venv"
     model = "{" + MODEL_COMPONENT + ":artifacts:path}/" + "model.tar.gz"
-    run = " ".join([
-        f"cd {app} && exec {venv}/bin/python -m device.greengrass_component --transport ipc",
-        f"--model {model} --work-dir {{work:path}}",
-        "--source '{configuration:/Source}' --topic-prefix '{configuration:/TopicPrefix}'",
-        "--threshold {configuration:/ConfidenceThreshold} --window {configuration:/SmoothingWindow}",
-        "--heartbeat {configuration:/HeartbeatSeconds} --min-interval {configuration:/MinIntervalSeconds}",
-        "--queue-frames {configuration:/QueueFrames}",
-    ])
+    run = " ".join(
+        [
+            f"cd {app} && exec {venv}/bin/python -m device.greengrass_component --transport ipc",
+            f"--model {model} --work-dir {{work:path}}",
+            "--source '{configuration:/Source}' --topic-prefix '{configuration:/TopicPrefix}'",
+            "--threshold {configuration:/ConfidenceThreshold} --window {configuration:/SmoothingWindow}",
+            "--heartbeat {configuration:/HeartbeatSeconds} --min-interval {configuration:/MinIntervalSeconds}",
+            "--queue-frames {configuration:/QueueFrames}",
+        ]
+    )
     return {
         "SetEnv": {"PYTHONUNBUFFERED": "1"},
         # Runs once per component version: unpack the code, build the venv with the pinned wheels.
         "Install": {
-            "Script": " && ".join([
-                f"rm -rf {app}", f"mkdir -p {app}", f"tar -xzf {{artifacts:path}}/{archive} -C {app}",
-                f"python3 -m venv {venv}",
-                f"{venv}/bin/pip install --disable-pip-version-check --no-cache-dir -r {app}/requirements.txt",
-            ]),
+            "Script": " && ".join(
+                [
+                    f"rm -rf {app}",
+                    f"mkdir -p {app}",
+                    f"tar -xzf {{artifacts:path}}/{archive} -C {app}",
+                    f"python3 -m venv {venv}",
+                    f"{venv}/bin/pip install --disable-pip-version-check --no-cache-dir -r {app}/requirements.txt",
+                ]
+            ),
             "Timeout": 1800,  # wheels for a Pi over a slow link
         },
         "Run": {"Script": run},
@@ -120,8 +126,10 @@ class InferenceComponent(Construct):
         self.artifact_key = f"{EDGE_ARTIFACTS_PREFIX}{APPLICATION_COMPONENT}/{content_hash}/{ARCHIVE_NAME}"
         # Placeholder URI while hashing: the bucket name is a token until deploy time.
         draft = application_recipe(
-            version="0.0.0", artifact_uri=f"s3://bucket/{self.artifact_key}",
-            configuration=configuration, topic_prefix=topic_prefix,
+            version="0.0.0",
+            artifact_uri=f"s3://bucket/{self.artifact_key}",
+            configuration=configuration,
+            topic_prefix=topic_prefix,
         )
         digest = hashlib.sha256(json.dumps(draft, sort_keys=True).encode()).hexdigest()
         self.version = f"1.0.{int(digest[:7], 16)}"  # semver; the patch number is the content's fingerprint
@@ -139,7 +147,9 @@ class InferenceComponent(Construct):
         )
         self._acknowledge_upload_handler(bucket)
         recipe = application_recipe(
-            version=self.version, artifact_uri=self.artifact_uri, configuration=configuration,
+            version=self.version,
+            artifact_uri=self.artifact_uri,
+            configuration=configuration,
             topic_prefix=topic_prefix,
         )
         self.component = greengrass.CfnComponentVersion(
@@ -164,8 +174,12 @@ class InferenceComponent(Construct):
             "CDK's BucketDeployment handler copies the asset from the CDK assets bucket into the data bucket; "
             "its grants are CDK's read/write action groups on those two buckets.",
             findings=(
-                "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*", "Action::s3:Abort*",
-                "Action::s3:DeleteObject*", resource_finding(self, bucket.arn_for_objects("*")),
+                "Action::s3:GetBucket*",
+                "Action::s3:GetObject*",
+                "Action::s3:List*",
+                "Action::s3:Abort*",
+                "Action::s3:DeleteObject*",
+                resource_finding(self, bucket.arn_for_objects("*")),
                 # The CDK assets bucket, as cdk-nag renders it for an environment with a region.
                 f"Resource::arn:{stack.partition}:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-"
                 f"<AWS::AccountId>-{stack.region}/*",

@@ -66,9 +66,7 @@ class ModelPromotion(Construct):
                 actions=["iot:CreateJob", "iot:DescribeJob", "iot:UpdateJob", "iot:CancelJob"],
                 resources=[wildcards[3], thing_group_arn],
             ),
-            iam.PolicyStatement(
-                actions=["iot:DescribeThingGroup"], resources=[thing_group_arn]
-            ),
+            iam.PolicyStatement(actions=["iot:DescribeThingGroup"], resources=[thing_group_arn]),
             iam.PolicyStatement(
                 actions=["iot:DescribeThing", "iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow"],
                 resources=[wildcards[4]],

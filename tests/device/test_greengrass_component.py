@@ -47,8 +47,22 @@ def class_folder(held_out_frames: dict[str, list[Any]], tmp_path_factory: pytest
 
 def component_args(source: Path | str, model: Path, work: Path, thing: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "device.greengrass_component", "--source", str(source), "--model", str(model),
-        "--work-dir", str(work), "--thing-name", thing, "--min-interval", "0", "--window", "3", *extra,
+        sys.executable,
+        "-m",
+        "device.greengrass_component",
+        "--source",
+        str(source),
+        "--model",
+        str(model),
+        "--work-dir",
+        str(work),
+        "--thing-name",
+        thing,
+        "--min-interval",
+        "0",
+        "--window",
+        "3",
+        *extra,
     ]
 
 
@@ -98,28 +112,54 @@ def listen(broker: LocalBroker, pki: LocalPki) -> Iterator[Callable[[str], Liste
 
 
 def test_a_folder_of_each_class_publishes_the_right_labels_to_a_mtls_broker(
-    broker: LocalBroker, pki: LocalPki, listen: Callable[[str], Listener], class_folder: Path,
-    cached_demo_model: Path, tmp_path: Path,
+    broker: LocalBroker,
+    pki: LocalPki,
+    listen: Callable[[str], Listener],
+    class_folder: Path,
+    cached_demo_model: Path,
+    tmp_path: Path,
 ) -> None:
     thing = unique_client_id("gg-core")
     credentials = issue_client(pki, thing)
     listener = listen(thing)
     result = subprocess.run(
         component_args(
-            class_folder, cached_demo_model, tmp_path / "work", thing, "--transport", "mqtt",
-            "--endpoint", broker.host, "--port", str(broker.port), "--cert", str(credentials.cert_path),
-            "--key", str(credentials.key_path), "--ca", str(pki.ca_path),
+            class_folder,
+            cached_demo_model,
+            tmp_path / "work",
+            thing,
+            "--transport",
+            "mqtt",
+            "--endpoint",
+            broker.host,
+            "--port",
+            str(broker.port),
+            "--cert",
+            str(credentials.cert_path),
+            "--key",
+            str(credentials.key_path),
+            "--ca",
+            str(pki.ca_path),
         ),
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=90, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     listener.wait_status("stopping", timeout=10)
 
-    predictions = [parse_prediction(p, ["compost", "landfill", "recycling"]) for t, p in listener.messages
-                   if t == predictions_topic(thing)]
+    predictions = [
+        parse_prediction(p, ["compost", "landfill", "recycling"])
+        for t, p in listener.messages
+        if t == predictions_topic(thing)
+    ]
     decided = [p.label for p in predictions if p.label != UNSURE]
     assert [label for index, label in enumerate(decided) if index == 0 or decided[index - 1] != label] == [
-        "compost", "landfill", "recycling"
+        "compost",
+        "landfill",
+        "recycling",
     ]
     assert [p.seq for p in predictions] == list(range(1, len(predictions) + 1))
     assert {p.device for p in predictions} == {thing}
@@ -129,9 +169,9 @@ def test_a_folder_of_each_class_publishes_the_right_labels_to_a_mtls_broker(
     assert len(list((tmp_path / "work" / "models").iterdir())) == 1
 
 
-def _read_lines(process: subprocess.Popen[str], until: Callable[[dict[str, Any]], bool], timeout: float) -> list[
-    dict[str, Any]
-]:
+def _read_lines(
+    process: subprocess.Popen[str], until: Callable[[dict[str, Any]], bool], timeout: float
+) -> list[dict[str, Any]]:
     assert process.stdout is not None
     lines: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
@@ -148,7 +188,10 @@ def _read_lines(process: subprocess.Popen[str], until: Callable[[dict[str, Any]]
 def test_sigterm_stops_the_component_cleanly(class_folder: Path, cached_demo_model: Path, tmp_path: Path) -> None:
     process = subprocess.Popen(
         component_args(class_folder, cached_demo_model, tmp_path, "cam-term", "--transport", "stdout", "--loop"),
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         _read_lines(process, lambda line: line["message"].get("state") == "running", 60)
@@ -166,9 +209,22 @@ def test_a_dead_camera_gives_status_messages_and_retries_instead_of_crashing(
     cached_demo_model: Path, tmp_path: Path
 ) -> None:
     process = subprocess.Popen(
-        component_args("/dev/video97", cached_demo_model, tmp_path, "cam-dead", "--transport", "stdout",
-                       "--retry-initial", "0.2", "--retry-max", "0.4"),
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        component_args(
+            "/dev/video97",
+            cached_demo_model,
+            tmp_path,
+            "cam-dead",
+            "--transport",
+            "stdout",
+            "--retry-initial",
+            "0.2",
+            "--retry-max",
+            "0.4",
+        ),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         errors: list[str] = []
@@ -190,7 +246,8 @@ def test_a_dead_camera_gives_status_messages_and_retries_instead_of_crashing(
 
 
 class FakeIpcClient:
-    """GreengrassCoreIPCClientV2 at its documented interface: publish_to_iot_core(*, topic_name, qos, payload), close()."""
+    """GreengrassCoreIPCClientV2 at its documented interface:
+    publish_to_iot_core(*, topic_name, qos, payload), close()."""
 
     def __init__(self, log: list[tuple[str, str, bytes]], fail_on: set[int]) -> None:
         self.log = log
@@ -223,8 +280,22 @@ def test_ipc_publishes_with_qos1_and_resumes_after_an_ipc_error(
         return clients[-1]
 
     transport = IpcTransport(factory, reconnect_s=0.0)
-    settings = parse_settings(["--source", str(class_folder), "--model", str(cached_demo_model), "--work-dir",
-                               str(tmp_path), "--thing-name", "gg-ipc", "--min-interval", "0", "--heartbeat", "0.05"])
+    settings = parse_settings(
+        [
+            "--source",
+            str(class_folder),
+            "--model",
+            str(cached_demo_model),
+            "--work-dir",
+            str(tmp_path),
+            "--thing-name",
+            "gg-ipc",
+            "--min-interval",
+            "0",
+            "--heartbeat",
+            "0.05",
+        ]
+    )
     assert ComponentRunner(settings, transport, threading.Event()).run() == 0
 
     assert len(clients) == 2 and clients[0].closed  # the broken client was dropped, a new one connected
@@ -259,8 +330,12 @@ def test_the_live_queue_drops_the_oldest_frames_and_the_file_queue_waits() -> No
 
 @pytest.mark.parametrize(
     ("text", "kind", "live"),
-    [("0", "camera", True), ("/dev/video2", "camera", True), ("rtsp://10.0.0.5/stream", "stream", True),
-     ("http://cam.local/video.mjpg", "stream", True)],
+    [
+        ("0", "camera", True),
+        ("/dev/video2", "camera", True),
+        ("rtsp://10.0.0.5/stream", "stream", True),
+        ("http://cam.local/video.mjpg", "stream", True),
+    ],
 )
 def test_sources_are_parsed_from_the_configuration(text: str, kind: str, live: bool) -> None:
     spec = parse_source(text)

@@ -25,10 +25,15 @@ MODEL_URI = f"s3://{BUCKET}/models/pipelines-abc-Train/output/model.tar.gz"
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "MODEL_PACKAGE_GROUP": "trash-sorter-models", "BUCKET_NAME": BUCKET, "MODELS_PREFIX": "models/",
-        "MODEL_COMPONENT_ARN": COMPONENT_ARN, "APPLICATION_COMPONENT": APPLICATION_COMPONENT,
-        "APPLICATION_VERSION": "1.0.4242", "THING_GROUP_ARN": GROUP_ARN,
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "MODEL_PACKAGE_GROUP": "trash-sorter-models",
+        "BUCKET_NAME": BUCKET,
+        "MODELS_PREFIX": "models/",
+        "MODEL_COMPONENT_ARN": COMPONENT_ARN,
+        "APPLICATION_COMPONENT": APPLICATION_COMPONENT,
+        "APPLICATION_VERSION": "1.0.4242",
+        "THING_GROUP_ARN": GROUP_ARN,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
         monkeypatch.setenv(name, value)
 
@@ -51,13 +56,20 @@ class Clients:
         self.sm.add_response(
             "describe_model_package",
             {
-                "ModelPackageName": "trash-sorter-models", "ModelPackageGroupName": group, "ModelPackageVersion": 7,
-                "ModelPackageArn": PACKAGE_ARN, "CreationTime": "2026-11-01T00:00:00Z",
-                "ModelPackageStatus": "Completed", "ModelApprovalStatus": status,
+                "ModelPackageName": "trash-sorter-models",
+                "ModelPackageGroupName": group,
+                "ModelPackageVersion": 7,
+                "ModelPackageArn": PACKAGE_ARN,
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "ModelPackageStatus": "Completed",
+                "ModelApprovalStatus": status,
                 "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
                 "InferenceSpecification": {
-                    "Containers": [{"Image": "123.dkr.ecr.us-east-1.amazonaws.com/mxnet:1.9", "ModelDataUrl": MODEL_URI}],
-                    "SupportedContentTypes": ["application/x-image"], "SupportedResponseMIMETypes": ["application/json"],
+                    "Containers": [
+                        {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/mxnet:1.9", "ModelDataUrl": MODEL_URI}
+                    ],
+                    "SupportedContentTypes": ["application/x-image"],
+                    "SupportedResponseMIMETypes": ["application/json"],
                 },
             },
             {"ModelPackageName": PACKAGE_ARN},
@@ -71,9 +83,13 @@ def clients() -> Iterator[Clients]:
 
 def event(status: str = "Approved") -> dict[str, Any]:
     return {
-        "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
-        "detail": {"ModelPackageArn": PACKAGE_ARN, "ModelPackageGroupName": "trash-sorter-models",
-                   "ModelApprovalStatus": status},
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Package State Change",
+        "detail": {
+            "ModelPackageArn": PACKAGE_ARN,
+            "ModelPackageGroupName": "trash-sorter-models",
+            "ModelApprovalStatus": status,
+        },
     }
 
 
@@ -82,10 +98,14 @@ def current_deployment(model_version: str | None) -> dict[str, Any]:
     if model_version:
         components[MODEL_COMPONENT] = {"componentVersion": model_version}
     return {
-        "targetArn": GROUP_ARN, "deploymentId": "d-1", "deploymentName": "trash-sorter-cameras",
+        "targetArn": GROUP_ARN,
+        "deploymentId": "d-1",
+        "deploymentName": "trash-sorter-cameras",
         "components": components,
-        "deploymentPolicies": {"failureHandlingPolicy": "ROLLBACK",
-                               "componentUpdatePolicy": {"timeoutInSeconds": 60, "action": "NOTIFY_COMPONENTS"}},
+        "deploymentPolicies": {
+            "failureHandlingPolicy": "ROLLBACK",
+            "componentUpdatePolicy": {"timeoutInSeconds": 60, "action": "NOTIFY_COMPONENTS"},
+        },
     }
 
 
@@ -96,17 +116,30 @@ def test_an_approval_creates_the_model_component_and_revises_the_deployment(clie
     recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": MODEL_COMPONENT, "ComponentVersion": "1.0.7"}
     clients.gg.add_response(
         "create_component_version",
-        {"arn": version_arn, "componentName": MODEL_COMPONENT, "componentVersion": "1.0.7",
-         "creationTimestamp": "2026-11-01T00:00:00Z", "status": {"componentState": "DEPLOYABLE"}},
+        {
+            "arn": version_arn,
+            "componentName": MODEL_COMPONENT,
+            "componentVersion": "1.0.7",
+            "creationTimestamp": "2026-11-01T00:00:00Z",
+            "status": {"componentState": "DEPLOYABLE"},
+        },
     )
-    clients.gg.add_response("list_deployments", {"deployments": [{"deploymentId": "d-1", "targetArn": GROUP_ARN}]},
-                            {"targetArn": GROUP_ARN, "historyFilter": "LATEST_ONLY"})
+    clients.gg.add_response(
+        "list_deployments",
+        {"deployments": [{"deploymentId": "d-1", "targetArn": GROUP_ARN}]},
+        {"targetArn": GROUP_ARN, "historyFilter": "LATEST_ONLY"},
+    )
     clients.gg.add_response("get_deployment", current_deployment(None), {"deploymentId": "d-1"})
     expected = current_deployment("1.0.7")
     clients.gg.add_response(
-        "create_deployment", {"deploymentId": "d-2"},
-        {"targetArn": GROUP_ARN, "deploymentName": "trash-sorter-cameras", "components": expected["components"],
-         "deploymentPolicies": expected["deploymentPolicies"]},
+        "create_deployment",
+        {"deploymentId": "d-2"},
+        {
+            "targetArn": GROUP_ARN,
+            "deploymentName": "trash-sorter-cameras",
+            "components": expected["components"],
+            "deploymentPolicies": expected["deploymentPolicies"],
+        },
     )
     # Capture the recipe the Lambda sends, to check it beyond what Stubber's parameter check covers.
     sent: dict[str, Any] = {}
@@ -122,8 +155,10 @@ def test_an_approval_creates_the_model_component_and_revises_the_deployment(clie
 
 def test_the_same_event_twice_changes_nothing(clients: Clients) -> None:
     clients.package()
-    clients.gg.add_response("describe_component", {"arn": f"{COMPONENT_ARN}:versions:1.0.7",
-                                                   "componentName": MODEL_COMPONENT, "componentVersion": "1.0.7"})
+    clients.gg.add_response(
+        "describe_component",
+        {"arn": f"{COMPONENT_ARN}:versions:1.0.7", "componentName": MODEL_COMPONENT, "componentVersion": "1.0.7"},
+    )
     clients.gg.add_response("list_deployments", {"deployments": [{"deploymentId": "d-2"}]})
     clients.gg.add_response("get_deployment", current_deployment("1.0.7"))
     # No create_component_version, no create_deployment: Stubber fails on any call not queued.
@@ -134,21 +169,36 @@ def test_the_same_event_twice_changes_nothing(clients: Clients) -> None:
 def test_the_first_approval_without_any_deployment_deploys_application_and_model(clients: Clients) -> None:
     clients.package()
     clients.gg.add_client_error("describe_component", "ResourceNotFoundException")
-    clients.gg.add_response("create_component_version", {"componentName": MODEL_COMPONENT, "componentVersion": "1.0.7",
-                                                         "creationTimestamp": "2026-11-01T00:00:00Z",
-                                                         "status": {"componentState": "DEPLOYABLE"}})
+    clients.gg.add_response(
+        "create_component_version",
+        {
+            "componentName": MODEL_COMPONENT,
+            "componentVersion": "1.0.7",
+            "creationTimestamp": "2026-11-01T00:00:00Z",
+            "status": {"componentState": "DEPLOYABLE"},
+        },
+    )
     clients.gg.add_response("list_deployments", {"deployments": []})
     clients.gg.add_response(
-        "create_deployment", {"deploymentId": "d-1"},
-        {"targetArn": GROUP_ARN, "deploymentName": "trash-sorter-cameras",
-         "components": current_deployment("1.0.7")["components"]},
+        "create_deployment",
+        {"deploymentId": "d-1"},
+        {
+            "targetArn": GROUP_ARN,
+            "deploymentName": "trash-sorter-cameras",
+            "components": current_deployment("1.0.7")["components"],
+        },
     )
     assert clients.call(event())["deploymentRevised"] is True
 
 
-@pytest.mark.parametrize(("status", "group"), [("Rejected", "trash-sorter-models"),
-                                               ("PendingManualApproval", "trash-sorter-models"),
-                                               ("Approved", "someone-elses-models")])
+@pytest.mark.parametrize(
+    ("status", "group"),
+    [
+        ("Rejected", "trash-sorter-models"),
+        ("PendingManualApproval", "trash-sorter-models"),
+        ("Approved", "someone-elses-models"),
+    ],
+)
 def test_a_package_that_is_not_approved_in_our_group_does_nothing(clients: Clients, status: str, group: str) -> None:
     clients.package(status, group)
     assert clients.call(event(status))["action"] == "ignored"
@@ -159,5 +209,5 @@ def test_a_model_outside_the_models_prefix_is_refused_for_the_dead_letter_queue(
 ) -> None:
     monkeypatch.setenv("BUCKET_NAME", "deeplens-another-bucket")
     clients.package()
-    with pytest.raises(index.PromotionError, match="not a model.tar.gz under"):
+    with pytest.raises(index.PromotionError, match=r"not a model\.tar\.gz under"):
         clients.call(event())

@@ -1,0 +1,81 @@
+"""The Greengrass V2 component process over a folder source, the demo ResNet-18 on CPU.
+
+The demo model is training.quickstart's ResNet-18 with channel widths divided by DEMO_DOWNSCALE (4);
+a full-width ResNet-18 is slower and its weights add ~45 MB to the RSS.
+
+Runs `python -m device.greengrass_component --transport stdout` in its own process, as the
+device runs it, over the held-out images looped for a fixed time, then stops it with SIGTERM.
+FPS comes from the component's own frame count; peak RSS is the child's high-water mark.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RUN_SECONDS = 20.0
+RSS_GOAL_MIB = 300
+
+
+def _folder(model_archive: Path, target: Path) -> None:
+    data = model_archive.parent.parent / "data"
+    for index, line in enumerate((data / "test.lst").read_text().splitlines()):
+        source = data / line.split("\t")[2]
+        shutil.copyfile(source, target / f"{index:04d}{source.suffix}")
+
+
+def run() -> dict[str, dict[str, Any]]:
+    from training.quickstart import build_demo_model
+
+    archive = build_demo_model()
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="component-bench-") as tmp:
+        frames = Path(tmp) / "frames"
+        frames.mkdir()
+        _folder(archive, frames)
+        args = [
+            sys.executable,
+            "-m",
+            "device.greengrass_component",
+            "--source",
+            str(frames),
+            "--loop",
+            "--model",
+            str(archive),
+            "--work-dir",
+            str(Path(tmp) / "work"),
+            "--thing-name",
+            "bench",
+            "--transport",
+            "stdout",
+            "--threads",
+            "1",
+        ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        process = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(RUN_SECONDS)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+        # ru_maxrss of children is the largest child so far: this is the only child this run made.
+        peak_mib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    lines = [json.loads(line)["message"] for line in out.splitlines() if line.strip()]
+    states = {line["state"]: line for line in lines if "state" in line}
+    counters = dict(item.split("=") for item in states["stopping"]["detail"].split())
+    started = states["model-loaded"]["ts"]
+    fps = int(counters["frames"]) / (states["stopping"]["ts"] - started)
+    return {
+        "component_fps": {"value": round(fps, 1), "unit": "frames/s", "goal": "folder source, 1 thread, CPU"},
+        "component_peak_rss": {"value": round(peak_mib, 1), "unit": "MiB", "goal": f"<= {RSS_GOAL_MIB}"},
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
