@@ -54,7 +54,7 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         env=env,
         description="Trash sorter: SageMaker pipeline from images in the bucket to a registered, edge-ready model",
     )
-    training.add_dependency(data, "the pipeline reads and writes the data bucket")
+    training.add_stack_dependency(data, "the pipeline reads and writes the data bucket")
     edge_v2 = None
     if config.has_edge_target(EDGE_TARGET_GREENGRASS_V2):
         edge_v2 = EdgeV2Stack(
@@ -65,7 +65,7 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
             env=env,
             description="Trash sorter (greengrass-v2 target): inference component, camera group, model promotion",
         )
-        edge_v2.add_dependency(data, "component artifacts and models live in the data bucket")
+        edge_v2.add_stack_dependency(data, "component artifacts and models live in the data bucket")
     deeplens = None
     if config.has_edge_target(EDGE_TARGET_DEEPLENS):
         deeplens = DeepLensStack(

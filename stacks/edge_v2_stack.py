@@ -99,10 +99,10 @@ class EdgeV2Stack(Stack):
                 ),
             ),
         )
-        self.deployment.add_dependency(self.thing_group)
-        self.deployment.add_dependency(self.application.component)
+        self.deployment.add_resource_dependency(self.thing_group)
+        self.deployment.add_resource_dependency(self.application.component)
         if self.initial_model is not None:
-            self.deployment.add_dependency(self.initial_model)
+            self.deployment.add_resource_dependency(self.initial_model)
 
         self.access = GreengrassCoreAccess(
             self,
