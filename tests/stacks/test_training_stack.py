@@ -27,7 +27,7 @@ TRAINING = "TrashSorterTraining"
 def pipeline_resource(template: dict[str, Any]) -> dict[str, Any]:
     pipelines = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Pipeline"]
     assert len(pipelines) == 1
-    return pipelines[0]
+    return dict(pipelines[0])
 
 
 def definition_and_variables(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -148,7 +148,7 @@ def test_an_environment_agnostic_stack_maps_the_images_of_every_region() -> None
     )
     assert mapping["ap-east-1"]["inference"].startswith("871362719292.dkr.ecr.ap-east-1.amazonaws.com/mxnet-inference")
     assert len(mapping) > 20
-    _, variables = definition_and_variables(template)
+    _, variables = definition_and_variables(dict(template))
     assert variables["TrainingImage"] == {"Fn::FindInMap": ["ImageMap", {"Ref": "AWS::Region"}, "training"]}
 
 
@@ -172,7 +172,9 @@ def test_the_role_reaches_only_its_prefixes_and_no_action_is_a_wildcard(training
             }
         },
     )
-    statements = _statements(template.find_resources("AWS::IAM::Policy") | template.find_resources("AWS::IAM::Role"))
+    statements = _statements(
+        {**template.find_resources("AWS::IAM::Policy"), **template.find_resources("AWS::IAM::Role")}
+    )
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all("*" not in action for action in actions), statement
