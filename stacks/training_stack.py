@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, CfnOutput, Duration, Fn, Stack, Token
+from aws_cdk import Aws, CfnMapping, CfnOutput, Fn, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
@@ -25,9 +24,9 @@ from sorter_common.training_pipeline import (
     PIPELINE_NAME,
 )
 from stacks.config import TrashSorterConfig
+from stacks.constructs.dead_letter_queue import dead_letter_queue
 from stacks.constructs.pipeline_role import PipelineRole
 from stacks.constructs.python_function import PythonFunction
-from stacks.nag import acknowledge
 from stacks.training_pipeline.definition import PipelineSettings
 from stacks.training_pipeline.generated import GeneratedPipeline, generate
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, build_bundle
@@ -180,19 +179,7 @@ class TrainingStack(Stack):
                 "DATASET_NAME_PATTERN": DATASET_NAME_PATTERN,
             },
         )
-        # Events the function could not take are kept, not lost, and can be replayed.
-        dead_letters = sqs.Queue(
-            self,
-            "StartTrainingDeadLetters",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the start-training rule; it needs none of its own.",
-        )
+        dead_letters = dead_letter_queue(self, "StartTrainingDeadLetters", holds="the start-training rule")
         target_options: dict[str, Any] = {"dead_letter_queue": dead_letters, "retry_attempts": 4}
         events.Rule(
             self,

@@ -9,12 +9,12 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
 from sorter_common.bucket_layout import MODELS_PREFIX
 from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
+from stacks.constructs.dead_letter_queue import dead_letter_queue
 from stacks.constructs.python_function import PythonFunction
 from stacks.nag import acknowledge, resource_finding
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT
@@ -97,19 +97,8 @@ class ModelPromotion(Construct):
             findings=tuple(resource_finding(self, arn) for arn in [*wildcards, "*"]),
         )
         # One queue for both kinds of failure: EventBridge could not invoke, or the function failed
-        # after Lambda's own retries. Kept 14 days, so an event can be replayed.
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the model promotion; it needs none of its own.",
-        )
+        # after Lambda's own retries.
+        self.dead_letters = dead_letter_queue(self, "DeadLetters", holds="the model promotion")
         self.function.function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.dead_letters), retry_attempts=2
         )
