@@ -17,7 +17,7 @@ from pathlib import Path
 from training.split import read_lst
 
 FRAMES_PER_ITEM = 10
-MIN_ITEMS_PER_CLASS = 3
+MIN_ITEMS_PER_CLASS = 4
 STREAM_FILE = "stream.json"
 
 
