@@ -46,7 +46,9 @@ def _one_line(error: BaseException) -> str:
 def run_demo(options: DemoOptions) -> dict[str, Any]:
     """Run every stage; returns the summary document (also written to OUT/summary.json)."""
     console = sys.stdout
-    document: dict[str, Any] = {"status": "running", "options": _options_dict(options), "stage_seconds": {}}
+    document: dict[str, Any] = {
+        "status": "running", "options": _options_dict(options), "stage_seconds": {}, "stages_completed": [],
+    }
     started = time.monotonic()
     current = ""
     stages.clear_outputs(options.out)
@@ -59,6 +61,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
             began = time.monotonic()
             try:
                 action(state)
+                document["stages_completed"].append(name)
             except Exception as error:
                 raise StageFailed(name, _one_line(error)) from error
             finally:
@@ -69,6 +72,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
         try:
             supervisor.close()  # stops the edge, the subscriber (it clears the matrix), the broker
             _report(state, document)
+            document["stages_completed"].append(REPORT[0])
         except Exception as error:
             raise StageFailed(REPORT[0], _one_line(error)) from error
         finally:

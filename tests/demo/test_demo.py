@@ -110,7 +110,8 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
 def test_every_stage_runs_and_the_summary_is_complete(small_run: DemoRun) -> None:
     summary = small_run.summary
     assert summary["status"] == "ok"
-    assert tuple(summary["stage_seconds"]) == STAGE_NAMES
+    assert tuple(summary["stages_completed"]) == STAGE_NAMES
+    assert set(summary["stage_seconds"]) == set(STAGE_NAMES)
     assert all(seconds >= 0 for seconds in summary["stage_seconds"].values())
     for name in STAGE_NAMES:
         assert f"] {name}: " in small_run.stdout  # its banner was printed
@@ -174,6 +175,7 @@ def test_a_failing_middle_stage_names_itself_and_cleans_up(small_run: DemoRun, t
     assert "missing.tar.gz does not exist" in last_line
     summary = run.summary
     assert summary["status"] == "failed" and summary["failed_stage"] == "edge"
+    assert tuple(summary["stages_completed"]) == STAGE_NAMES[: STAGE_NAMES.index("edge")]
     assert set(summary["stage_seconds"]) == set(STAGE_NAMES[: STAGE_NAMES.index("edge") + 1])
     _assert_nothing_left(run, summary)
 
@@ -192,7 +194,7 @@ def test_ctrl_c_during_the_edge_stage_cleans_up(small_run: DemoRun, tmp_path: Pa
         for line in demo.stdout:
             lines.append(line)
             if line.startswith("    camera: "):  # the edge stage is about to start the component
-                time.sleep(0.5)
+                time.sleep(0.2)  # let it start the component: the child to stop
                 os.killpg(demo.pid, signal.SIGINT)
                 break
         stdout_rest, stderr = demo.communicate(timeout=60)
@@ -204,5 +206,6 @@ def test_ctrl_c_during_the_edge_stage_cleans_up(small_run: DemoRun, tmp_path: Pa
     assert run.returncode == 130, run.stdout[-2000:] + run.stderr[-2000:]
     assert "demo interrupted" in run.stderr.strip().splitlines()[-1]
     summary = run.summary
-    assert summary["status"] == "interrupted"
+    assert summary["status"] == "interrupted" and summary["failed_stage"] == "edge"
+    assert "edge-component" in {process["name"] for process in summary["processes"]}
     _assert_nothing_left(run, summary)
