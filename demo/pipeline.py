@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,11 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
         document["status"] = "ok"
     except StageFailed as failure:
         document.update(status="failed", failed_stage=failure.stage, error=failure.reason)
+        # The one-line reason is for the console; the traceback is kept for whoever digs deeper.
+        logs = options.out / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        cause = failure.__cause__ or failure
+        (logs / "failure.txt").write_text("".join(traceback.format_exception(cause)), encoding="utf-8")
         raise
     except BaseException as stop:  # Ctrl-C, SIGTERM
         document.update(status="interrupted", failed_stage=current, error=type(stop).__name__)

@@ -113,10 +113,11 @@ class Supervisor:
         self._cleanups.append((what, action))
 
     def close(self) -> None:
-        # A second Ctrl-C during clean-up must not abandon the rest: ignore it until done.
-        previous = signal.getsignal(signal.SIGINT) if _in_main_thread() else None
-        if previous is not None:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A second Ctrl-C (or a SIGTERM) during clean-up must not abandon the rest: ignore both until done.
+        previous = {}
+        if _in_main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, signal.SIG_IGN)
         try:
             while self._cleanups:
                 what, action = self._cleanups.pop()
@@ -125,8 +126,8 @@ class Supervisor:
                 except Exception as error:  # keep cleaning up; say what could not be undone
                     print(f"demo: clean-up step '{what}' failed: {error}", file=sys.stderr)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         atexit.unregister(self.close)
 
     def __enter__(self) -> Supervisor:
