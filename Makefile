@@ -26,7 +26,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 OFFLINE_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup setup-dev synth test lint diff bootstrap deploy bench snapshots clean distclean
+.PHONY: help setup setup-dev synth test lint diff bootstrap deploy demo bench snapshots clean distclean
 
 help:
 	@echo "make synth      build the cloud assembly in cdk.out (no AWS account needed)"
@@ -35,6 +35,7 @@ help:
 	@echo "make diff       show what the working tree changes against BASE=<git ref> (default HEAD), no AWS needed"
 	@echo "make bootstrap  cdk bootstrap of your account and the config's region (once, needs AWS credentials)"
 	@echo "make deploy     cdk deploy --all with your AWS credentials (AWS_PROFILE=... to choose)"
+	@echo "make demo       the whole trash sorter end to end on this machine, no AWS account (writes demo/out/)"
 	@echo "make bench      run the benchmarks, write bench/results.json"
 	@echo "make snapshots  update the stack snapshots after an intended change"
 	@echo "make clean      remove build outputs; make distclean also removes .venv and node_modules"
@@ -88,6 +89,9 @@ bootstrap: setup
 deploy: setup
 	$(PY) -m tools.check_aws_credentials
 	$(CDK) deploy --all
+
+demo: setup-dev
+	$(OFFLINE_ENV) $(PY) -m demo
 
 bench: setup-dev
 	$(OFFLINE_ENV) $(PY) -m bench

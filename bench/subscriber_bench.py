@@ -28,13 +28,13 @@ if str(ROOT) not in sys.path:
 from device.local_broker import LocalBroker  # noqa: E402 - needs ROOT on sys.path
 from device.local_pki import issue_client, make_pki  # noqa: E402
 from device.mqtt_link import MqttLink, MqttSettings  # noqa: E402
+from device.pi_subscriber.display import EMU_SCREEN_LOCK  # noqa: E402
 from sorter_common.message import encode, prediction_dict  # noqa: E402
 from sorter_common.topics import predictions_topic  # noqa: E402
 
 MESSAGES = 5_000
 INTERVAL_S = 0.002
 LABELS = ("recycling", "compost", "landfill", "unsure")  # consecutive messages never draw the same frame
-EMU_LOCK = "/dev/shm/trash-sorter-emu-tests.lock"  # the sense_emu screen is shared with the tests
 
 
 def _rss_mb(pid: int) -> float:
@@ -137,7 +137,7 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def run() -> dict[str, dict[str, Any]]:
-    with open(EMU_LOCK, "w") as lock, tempfile.TemporaryDirectory(prefix="subscriber-bench-") as folder:
+    with open(EMU_SCREEN_LOCK, "w") as lock, tempfile.TemporaryDirectory(prefix="subscriber-bench-") as folder:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _measure(Path(folder))
 

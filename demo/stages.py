@@ -20,6 +20,7 @@ import numpy as np
 
 from device.local_broker import LocalBroker
 from device.local_pki import KeyPair, LocalPki, issue_client, make_pki
+from device.pi_subscriber.display import EMU_SCREEN_LOCK
 from sorter_common.artifact import ARTIFACT_FILES, MODEL_INFO_FILE
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import to_model_input
@@ -34,7 +35,6 @@ from .stream import Frame, arrange, write_camera_folder
 THING_NAME = "demo-camera"
 # The sense_emu screen is one file per machine; the device tests and the subscriber benchmark
 # take this lock before drawing on it, and so does the demo.
-EMU_LOCK = Path("/dev/shm/trash-sorter-emu-tests.lock")
 EMU_LOCK_WAIT_S = 120.0
 EXPORT_CHECK_FRAMES = 6
 SUBSCRIBER_READY_S = 30.0
@@ -199,12 +199,12 @@ def broker(state: RunState) -> None:
 
 
 def _emu_lock(state: RunState) -> None:
-    handle = open(EMU_LOCK, "w")  # noqa: SIM115 - held until the clean-up below closes it
+    handle = open(EMU_SCREEN_LOCK, "w")  # noqa: SIM115 - held until the clean-up below closes it
     state.supervisor.add_cleanup("release the sense_emu lock", handle.close)
     if not _try_lock(handle):
-        state.say(f"waiting for the sense_emu screen ({EMU_LOCK} is held by a test or benchmark run)...")
+        state.say(f"waiting for the sense_emu screen ({EMU_SCREEN_LOCK} is held by a test or benchmark run)...")
         if not wait_until(lambda: _try_lock(handle), EMU_LOCK_WAIT_S, 0.2):
-            raise TimeoutError(f"the sense_emu screen stayed busy for {EMU_LOCK_WAIT_S:.0f} s (lock {EMU_LOCK})")
+            raise TimeoutError(f"the sense_emu screen stayed busy for {EMU_LOCK_WAIT_S:.0f} s (lock {EMU_SCREEN_LOCK})")
 
 
 def _try_lock(handle: TextIO) -> bool:

@@ -143,6 +143,11 @@ def make_renderer(kind: str, rotation: int = 0) -> Renderer:
         return EmulatorRenderer(rotation)
 
 
+# The emulator's screen is one file per machine: whoever reads it back (tests, the demo, the
+# benchmark) holds this lock so their runs take turns.
+EMU_SCREEN_LOCK = Path("/dev/shm/trash-sorter-emu-tests.lock")
+
+
 def emu_screen_path() -> Path:
     from sense_emu.screen import screen_filename
 

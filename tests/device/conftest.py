@@ -20,6 +20,7 @@ import pytest
 from device.local_broker import LocalBroker
 from device.local_pki import KeyPair, LocalPki, issue_client, make_pki
 from device.mqtt_link import MqttLink, MqttSettings
+from device.pi_subscriber.display import EMU_SCREEN_LOCK
 from sorter_common.message import encode, prediction_dict, status_dict
 from sorter_common.topics import predictions_topic, status_topic
 
@@ -47,7 +48,7 @@ def broker(pki: LocalPki) -> Iterator[LocalBroker]:
 @pytest.fixture(scope="session")
 def emu_screen() -> Iterator[None]:
     """The sense_emu screen is one file per machine: hold a lock so parallel runs take turns."""
-    with open("/dev/shm/trash-sorter-emu-tests.lock", "w") as lock:
+    with open(EMU_SCREEN_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
         fcntl.flock(lock, fcntl.LOCK_UN)
