@@ -11,7 +11,7 @@ import tempfile
 import time
 from typing import Any
 
-from tools.cdk_context import PROJECT_ROOT, cdk_json_context
+from tools.cdk_context import ALL_TARGETS_CONTEXT, PROJECT_ROOT, cdk_json_context
 
 EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"
 ROUNDS = 3
@@ -22,12 +22,14 @@ def _timed_synth(command: list[str], context: dict[str, Any]) -> float:
         # The CDK CLI hands the app its context and output folder through these variables.
         env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": outdir}
         started = time.perf_counter()
-        subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
         return time.perf_counter() - started
 
 
 def run() -> dict[str, dict[str, Any]]:
-    context = {**cdk_json_context(), "edgeTargets": "greengrass-v2,deeplens"}
+    context = {**cdk_json_context(), **ALL_TARGETS_CONTEXT}
     whole, empty = [], []
     for _ in range(ROUNDS):  # interleaved, so machine load hits both alike
         empty.append(_timed_synth([sys.executable, "-c", EMPTY_APP], context))

@@ -8,6 +8,16 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Every edge target on, so tests and benchmarks see every stack the project can synthesize.
+# The deeplens target needs the core a DeepLens registered for itself: example ARNs.
+DEEPLENS_THING_ARN = "arn:aws:iot:us-east-1:123456789012:thing/deeplens_trash_sorter"
+DEEPLENS_CERTIFICATE_ARN = "arn:aws:iot:us-east-1:123456789012:cert/" + "0123456789abcdef" * 4
+ALL_TARGETS_CONTEXT = {
+    "edgeTargets": "greengrass-v2,deeplens",
+    "deeplensCoreThingArn": DEEPLENS_THING_ARN,
+    "deeplensCoreCertificateArn": DEEPLENS_CERTIFICATE_ARN,
+}
+
 
 def cdk_json_context(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     context: dict[str, Any] = json.loads((project_root / "cdk.json").read_text())["context"]

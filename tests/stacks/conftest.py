@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stacks.synth import ALL_TARGETS_CONTEXT, SynthesizedApp, synthesize
+from tests.stacks.synth import SynthesizedApp, synthesize
+from tools.cdk_context import ALL_TARGETS_CONTEXT
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,6 @@ from stacks.app_builder import TrashSorterStacks, build_stacks
 from stacks.config import load_config
 from tools.cdk_context import cdk_json_context
 
-# Every edge target on, so the tests see every stack the project can synthesize.
-# The deeplens target needs the core a DeepLens registered for itself: example ARNs.
-DEEPLENS_THING_ARN = "arn:aws:iot:us-east-1:123456789012:thing/deeplens_trash_sorter"
-DEEPLENS_CERTIFICATE_ARN = "arn:aws:iot:us-east-1:123456789012:cert/" + "0123456789abcdef" * 4
-ALL_TARGETS_CONTEXT = {
-    "edgeTargets": "greengrass-v2,deeplens",
-    "deeplensCoreThingArn": DEEPLENS_THING_ARN,
-    "deeplensCoreCertificateArn": DEEPLENS_CERTIFICATE_ARN,
-}
-
 
 @dataclass(frozen=True)
 class SynthesizedApp:

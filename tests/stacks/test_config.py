@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.config import CONTEXT_KEY, SETTINGS, ConfigError, TrashSorterConfig, load_config
-from tests.stacks.synth import DEEPLENS_CERTIFICATE_ARN, DEEPLENS_THING_ARN
-from tools.cdk_context import cdk_json_context
+from tools.cdk_context import DEEPLENS_CERTIFICATE_ARN, DEEPLENS_THING_ARN, cdk_json_context
 
 
 def config_with(**overrides: Any) -> TrashSorterConfig:

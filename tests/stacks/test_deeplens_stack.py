@@ -10,7 +10,8 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.config import load_config
 from stacks.deeplens_stack import DeepLensStack
-from tests.stacks.synth import ALL_TARGETS_CONTEXT, DEEPLENS_THING_ARN, SynthesizedApp
+from tests.stacks.synth import SynthesizedApp
+from tools.cdk_context import ALL_TARGETS_CONTEXT, DEEPLENS_THING_ARN
 
 STACK = "TrashSorterDeepLens"
 
