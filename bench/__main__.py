@@ -6,9 +6,10 @@ python -m bench synth training  # only these
 
 from __future__ import annotations
 
-import importlib
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,18 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def run_isolated(module: str) -> dict[str, dict[str, Any]]:
+    """Each benchmark in a process of its own: peak-memory figures (ru_maxrss of this process and
+    of its children) would otherwise include whatever ran before, such as a training run."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        code = (
+            "import importlib, json, sys; json.dump(importlib.import_module(sys.argv[1]).run(), open(sys.argv[2], 'w'))"
+        )
+        subprocess.run([sys.executable, "-c", code, module, result.name], check=True)
+        figures: dict[str, dict[str, Any]] = json.loads(Path(result.name).read_text())
+    return figures
+
+
 def main(selected: list[str]) -> int:
     unknown = [name for name in selected if name not in BENCHMARKS]
     if unknown:
@@ -42,7 +55,7 @@ def main(selected: list[str]) -> int:
     for name in selected or list(BENCHMARKS):
         print(f"==> benchmark: {name}", flush=True)
         started = time.perf_counter()
-        results.update(importlib.import_module(BENCHMARKS[name]).run())
+        results.update(run_isolated(BENCHMARKS[name]))
         print(f"    done in {time.perf_counter() - started:.0f} s", flush=True)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(format_table(results))

@@ -22,7 +22,7 @@ from typing import Any
 from device.pi_subscriber.config import DEFAULT_BINS
 from device.pi_subscriber.display import as_rgb565
 from device.pi_subscriber.patterns import decision_frame
-from edge_core.smoothing import DEFAULT_WINDOW
+from edge_core.defaults import DEFAULT_WINDOW
 from sorter_common.classes import UNSURE
 
 from . import led

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-DEFAULT_HEARTBEAT_S = 30.0
-DEFAULT_MIN_INTERVAL_S = 1.0
+from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
 
 
 class PublishPolicy:

@@ -14,10 +14,8 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+from edge_core.defaults import DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from sorter_common.classes import UNSURE
-
-DEFAULT_WINDOW = 5
-DEFAULT_THRESHOLD = 0.6
 
 
 class Decision(NamedTuple):

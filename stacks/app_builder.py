@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 
 from stacks.config import EDGE_TARGET_DEEPLENS, EDGE_TARGET_GREENGRASS_V2, TrashSorterConfig
 from stacks.data_stack import DataStack, data_bucket_name
-from stacks.deeplens_stack import DeepLensStack
-from stacks.edge_v2_stack import EdgeV2Stack
 from stacks.iot_stack import IotStack
 from stacks.training_stack import TrainingStack
+
+if TYPE_CHECKING:
+    # Edge stacks are imported only when their target is on: synth pays for what it builds.
+    from stacks.deeplens_stack import DeepLensStack
+    from stacks.edge_v2_stack import EdgeV2Stack
 
 PROJECT_TAG = "trash-sorter"
 
@@ -57,6 +61,8 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
     training.add_stack_dependency(data, "the pipeline reads and writes the data bucket")
     edge_v2 = None
     if config.has_edge_target(EDGE_TARGET_GREENGRASS_V2):
+        from stacks.edge_v2_stack import EdgeV2Stack
+
         edge_v2 = EdgeV2Stack(
             app,
             "TrashSorterEdgeV2",
@@ -68,6 +74,8 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         edge_v2.add_stack_dependency(data, "component artifacts and models live in the data bucket")
     deeplens = None
     if config.has_edge_target(EDGE_TARGET_DEEPLENS):
+        from stacks.deeplens_stack import DeepLensStack
+
         deeplens = DeepLensStack(
             app,
             "TrashSorterDeepLens",

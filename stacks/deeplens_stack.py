@@ -8,8 +8,7 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from edge_core.policy import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
-from edge_core.smoothing import DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from sorter_common.topics import predictions_topic, status_topic
 from stacks.config import TrashSorterConfig, thing_name_of
 from stacks.constructs.deeplens_function import MEMORY_MB, DeepLensFunction

@@ -18,8 +18,7 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from edge_core.policy import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
-from edge_core.smoothing import DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from lambda_src.promote_model.model_recipe import (
     APPLICATION_COMPONENT,
     INITIAL_MODEL_VERSION,

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_core.policy import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
-from edge_core.smoothing import DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
 
 TRANSPORTS = ("ipc", "mqtt", "stdout")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, NamedTuple
 
-from edge_core.policy import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
-from edge_core.smoothing import DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
 
 # Where a DeepLens deployment extracts the project's model.tar.gz.
