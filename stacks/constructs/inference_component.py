@@ -11,15 +11,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnResource, DefaultStackSynthesizer, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_greengrassv2 as greengrass
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX
-from stacks.nag import acknowledge, resource_finding
+from stacks.constructs.artifact_copy import ArtifactCopy
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, package_files, write_archive
 
 ARCHIVE_NAME = "trash-sorter-inference.tar.gz"
@@ -134,18 +134,18 @@ class InferenceComponent(Construct):
         digest = hashlib.sha256(json.dumps(draft, sort_keys=True).encode()).hexdigest()
         self.version = f"1.0.{int(digest[:7], 16)}"  # semver; the patch number is the content's fingerprint
         self.artifact_uri = f"s3://{bucket.bucket_name}/{self.artifact_key}"
-        # Into the data bucket's edge/ prefix, where the token exchange role may read; old
-        # versions' artifacts stay (prune off) for devices still on them.
-        self.upload = s3_deployment.BucketDeployment(
+        # Into the data bucket's edge/ prefix, where the token exchange role may read. One S3 copy
+        # from the CDK asset, allowed to read that one object and write under edge/ only (CDK's
+        # BucketDeployment would bring a 22 MB AWS CLI layer and delete rights on the whole
+        # bucket). Old versions' artifacts stay for devices still on them.
+        self.asset = s3_assets.Asset(self, "Code", path=str(archive))
+        self.upload = ArtifactCopy(
             self,
             "Artifact",
-            sources=[s3_deployment.Source.asset(str(archive.parent))],
-            destination_bucket=bucket,
-            destination_key_prefix=self.artifact_key.rsplit("/", 1)[0] + "/",
-            prune=False,
-            retain_on_delete=True,
+            source=self.asset,
+            bucket=bucket,
+            key=self.artifact_key,
         )
-        self._acknowledge_upload_handler(bucket)
         recipe = application_recipe(
             version=self.version,
             artifact_uri=self.artifact_uri,
@@ -157,41 +157,3 @@ class InferenceComponent(Construct):
         )
         # Greengrass reads the artifact when it registers the version (to record its digest).
         self.component.node.add_dependency(self.upload)
-
-    def _acknowledge_upload_handler(self, bucket: s3.IBucket) -> None:
-        """The findings of CDK's own BucketDeployment handler (one per stack), which we cannot change."""
-        stack = Stack.of(self)
-        handler = next(c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
-        acknowledge(
-            handler,
-            "AwsSolutions-IAM4",
-            "CDK's BucketDeployment handler role uses AWSLambdaBasicExecutionRole for its logs; CDK owns that role.",
-            findings=("Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",),
-        )
-        acknowledge(
-            handler,
-            "AwsSolutions-IAM5",
-            "CDK's BucketDeployment handler copies the asset from the CDK assets bucket into the data bucket; "
-            "its grants are CDK's read/write action groups on those two buckets.",
-            findings=(
-                "Action::s3:GetBucket*",
-                "Action::s3:GetObject*",
-                "Action::s3:List*",
-                "Action::s3:Abort*",
-                "Action::s3:DeleteObject*",
-                resource_finding(self, bucket.arn_for_objects("*")),
-                # The CDK assets bucket, as cdk-nag renders it for an environment with a region.
-                f"Resource::arn:{stack.partition}:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-"
-                f"<AWS::AccountId>-{stack.region}/*",
-            ),
-        )
-        # CDK adds DependsOn the role, which the GetAtt of its ARN already implies (cfn-lint W3005).
-        function = handler.node.default_child
-        policy = handler.node.find_child("ServiceRole").node.find_child("DefaultPolicy").node.default_child
-        assert isinstance(function, CfnResource) and isinstance(policy, CfnResource)
-        function.add_override("DependsOn", [stack.get_logical_id(policy)])
-        acknowledge(
-            handler,
-            "AwsSolutions-L1",
-            "CDK's BucketDeployment handler runtime is chosen by aws-cdk-lib and moves with its upgrades.",
-        )

@@ -63,9 +63,10 @@ def test_the_application_recipe_is_valid_with_lifecycle_platforms_and_its_own_ar
         # s3://<the data bucket, the same Fn::Join as the data stack>/edge/...: the stack's own asset.
         assert artifact["Uri"] == f"s3://TOKEN/{key}"
     assert key.startswith("edge/com.trashsorter.Inference/") and key.endswith("/trash-sorter-inference.tar.gz")
-    # The asset the BucketDeployment copies is the archive named in the recipe, into that prefix.
-    upload = next(iter(synthesized_app.template(STACK).find_resources("Custom::CDKBucketDeployment").values()))
-    assert upload["Properties"]["DestinationBucketKeyPrefix"] == key.rsplit("/", 1)[0] + "/"
+    # At deploy time the archive named in the recipe is copied from its CDK asset to exactly that key.
+    (copy,) = synthesized_app.template(STACK).find_resources("Custom::AWS").values()
+    create = json.dumps(copy["Properties"]["Create"])
+    assert '\\"action\\":\\"copyObject\\"' in create and f'\\"Key\\":\\"{key}\\"' in create
     defaults = recipe["ComponentConfiguration"]["DefaultConfiguration"]
     assert defaults["Source"] == "0" and 0 < defaults["ConfidenceThreshold"] < 1
     assert defaults["accessControl"]["aws.greengrass.ipc.mqttproxy"]
@@ -226,3 +227,23 @@ def test_the_stack_exists_only_for_the_greengrass_v2_target(tmp_path: Any) -> No
     )
     stacks = build_stacks(app, load_config(app.node.get_all_context()))
     assert stacks.edge_v2 is None and "TrashSorterEdgeV2" not in [s.stack_name for s in stacks.all()]
+
+
+def test_the_artifact_copy_may_read_one_object_and_write_one_key(synthesized_app: SynthesizedApp) -> None:
+    stack = synthesized_app.stacks.edge_v2
+    assert stack is not None
+    roles = synthesized_app.template(STACK).find_resources(
+        "AWS::IAM::Role",
+        {"Properties": {"Description": "Copies one Greengrass component artifact into the data bucket"}},
+    )
+    ((_, role),) = roles.items()
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = [action for statement in statements for action in _as_list(statement["Action"])]
+    assert sorted(actions) == ["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:PutObject"]
+    (put,) = [statement for statement in statements if statement["Action"] == "s3:PutObject"]
+    assert json.dumps(put["Resource"]).endswith(f'"/{stack.application.artifact_key}"]]}}')
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
