@@ -18,6 +18,11 @@ from typing import Any
 from tools.cdk_context import ALL_TARGETS_CONTEXT, PROJECT_ROOT, cdk_json_context
 
 EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"
+# One stack with one bucket: what the CDK itself costs as soon as there is any stack to synthesize.
+ONE_BUCKET_APP = (
+    "import aws_cdk as cdk; from aws_cdk import aws_s3 as s3; app = cdk.App(); "
+    "s3.Bucket(cdk.Stack(app, 'S'), 'B'); app.synth()"
+)
 ROUNDS = 5
 
 
@@ -35,13 +40,22 @@ def _timed_synth(command: list[str], context: dict[str, Any]) -> float:
 def run() -> dict[str, dict[str, Any]]:
     default_app = cdk_json_context()
     all_targets = {**default_app, **ALL_TARGETS_CONTEXT}
-    empty, whole, everything = [], [], []
+    empty, one_bucket, whole, everything = [], [], [], []
     for _ in range(ROUNDS):  # interleaved, so machine load hits all alike
         empty.append(_timed_synth([sys.executable, "-c", EMPTY_APP], default_app))
+        one_bucket.append(_timed_synth([sys.executable, "-c", ONE_BUCKET_APP], default_app))
         whole.append(_timed_synth([sys.executable, "app.py"], default_app))
         everything.append(_timed_synth([sys.executable, "app.py"], all_targets))
-    empty_s, whole_s, everything_s = (statistics.median(times) for times in (empty, whole, everything))
+    empty_s, one_bucket_s, whole_s, everything_s = (
+        statistics.median(times) for times in (empty, one_bucket, whole, everything)
+    )
     return {
+        "synth_one_bucket_app_s": {"value": round(one_bucket_s, 2), "unit": "s", "goal": "reference: 1 stack"},
+        "synth_ratio_one_bucket_to_empty": {
+            "value": round(one_bucket_s / empty_s, 2),
+            "unit": "x",
+            "goal": "reference: the CDK's own cost of any stack",
+        },
         "synth_whole_app_s": {"value": round(whole_s, 2), "unit": "s", "goal": "cdk.json as is (4 stacks)"},
         "synth_all_targets_app_s": {"value": round(everything_s, 2), "unit": "s", "goal": "with deeplens (5 stacks)"},
         "synth_empty_app_s": {"value": round(empty_s, 2), "unit": "s", "goal": "jsii start-up floor"},
