@@ -35,8 +35,8 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def run_isolated(module: str) -> dict[str, dict[str, Any]]:
-    """Each benchmark in a process of its own: peak-memory figures (ru_maxrss of this process and
-    of its children) would otherwise include whatever ran before, such as a training run."""
+    """Each benchmark in a process of its own, so none runs in a process grown by another one
+    (a training run leaves hundreds of MB of MXNet behind)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as result:
         code = (
             "import importlib, json, sys; json.dump(importlib.import_module(sys.argv[1]).run(), open(sys.argv[2], 'w'))"

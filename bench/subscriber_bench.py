@@ -70,16 +70,40 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
     with LocalBroker(pki) as broker:
         subscriber = subprocess.Popen(
             [
-                sys.executable, "-m", "device.pi_subscriber", "--config-dir", str(folder),
-                "--endpoint", broker.host, "--port", str(broker.port), "--client-id", "bench-pi",
-                "--cert", str(sub_creds.cert_path), "--key", str(sub_creds.key_path), "--ca", str(pki.ca_path),
-                "--display", "emu", "--events", str(events_path), "--stale-after", "60", "--idle-after", "600",
-                "--log-level", "WARNING",
+                sys.executable,
+                "-m",
+                "device.pi_subscriber",
+                "--config-dir",
+                str(folder),
+                "--endpoint",
+                broker.host,
+                "--port",
+                str(broker.port),
+                "--client-id",
+                "bench-pi",
+                "--cert",
+                str(sub_creds.cert_path),
+                "--key",
+                str(sub_creds.key_path),
+                "--ca",
+                str(pki.ca_path),
+                "--display",
+                "emu",
+                "--events",
+                str(events_path),
+                "--stale-after",
+                "60",
+                "--idle-after",
+                "600",
+                "--log-level",
+                "WARNING",
             ],
-            cwd=ROOT, stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
         )
-        camera = MqttLink(MqttSettings(broker.host, broker.port, cam_creds.cert_path, cam_creds.key_path,
-                                       pki.ca_path, "bench-cam"))
+        camera = MqttLink(
+            MqttSettings(broker.host, broker.port, cam_creds.cert_path, cam_creds.key_path, pki.ca_path, "bench-cam")
+        )
         try:
             _wait_for(events_path, lambda evs: any(e["event"] == "subscribed" for e in evs), 20)
             camera.connect()
@@ -102,9 +126,7 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
             for ack in acks:
                 ack.result(30)
             try:
-                events = _wait_for(
-                    events_path, lambda evs: sum(e["event"] == "shown" for e in evs) >= MESSAGES, 30
-                )
+                events = _wait_for(events_path, lambda evs: sum(e["event"] == "shown" for e in evs) >= MESSAGES, 30)
             except TimeoutError:
                 events = _events(events_path)  # report what was lost rather than fail
             rss_after = _rss_mb(subscriber.pid)
@@ -119,19 +141,30 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
     out_of_order = sum(1 for before, after in itertools.pairwise(seqs) if after <= before)
     ignored = sum(1 for e in events if e["event"] == "ignored")
     return {
-        "subscriber_latency_p50": {"value": round(_percentile(latencies_ms, 0.50), 3), "unit": "ms",
-                                   "goal": "publish-to-display over loopback mTLS, QoS 1"},
-        "subscriber_latency_p99": {"value": round(_percentile(latencies_ms, 0.99), 3), "unit": "ms",
-                                   "goal": "< 20 ms"},
+        "subscriber_latency_p50": {
+            "value": round(_percentile(latencies_ms, 0.50), 3),
+            "unit": "ms",
+            "goal": "publish-to-display over loopback mTLS, QoS 1",
+        },
+        "subscriber_latency_p99": {"value": round(_percentile(latencies_ms, 0.99), 3), "unit": "ms", "goal": "< 20 ms"},
         "subscriber_latency_max": {"value": round(max(latencies_ms), 3), "unit": "ms", "goal": "informational"},
-        "subscriber_messages_lost": {"value": MESSAGES - len(set(seqs)), "unit": "messages",
-                                     "goal": f"0 of {MESSAGES} QoS 1 messages"},
+        "subscriber_messages_lost": {
+            "value": MESSAGES - len(set(seqs)),
+            "unit": "messages",
+            "goal": f"0 of {MESSAGES} QoS 1 messages",
+        },
         "subscriber_shown_out_of_order": {"value": out_of_order, "unit": "messages", "goal": "0"},
-        "subscriber_messages_ignored": {"value": ignored, "unit": "messages",
-                                        "goal": "0 (no duplicate/stale/out-of-order on a healthy link)"},
+        "subscriber_messages_ignored": {
+            "value": ignored,
+            "unit": "messages",
+            "goal": "0 (no duplicate/stale/out-of-order on a healthy link)",
+        },
         "subscriber_rss_before": {"value": round(rss_before, 1), "unit": "MB", "goal": "< 80 MB"},
-        "subscriber_rss_after": {"value": round(rss_after, 1), "unit": "MB",
-                                 "goal": f"< 80 MB and flat after {MESSAGES} messages"},
+        "subscriber_rss_after": {
+            "value": round(rss_after, 1),
+            "unit": "MB",
+            "goal": f"< 80 MB and flat after {MESSAGES} messages",
+        },
         "subscriber_rss_growth": {"value": round(rss_after - rss_before, 2), "unit": "MB", "goal": "~0 (flat)"},
     }
 

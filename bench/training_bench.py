@@ -107,20 +107,21 @@ def _training_peak_memory(prepared: Path, model_dir: Path) -> float:
         str(BATCH),
         "--quiet",
     ]
-    # The child reports its own peak: RUSAGE_CHILDREN would also count other benchmarks' children.
+    # The child reports its own peak (bench/memory.py says why not ru_maxrss).
     probe = (
-        "import resource, runpy, sys\n"
+        "import runpy, sys\n"
+        "from bench.memory import high_water_mib\n"
         "sys.argv = ['training', 'train'] + sys.argv[1:]\n"
         "try:\n"
         "    runpy.run_module('training', run_name='__main__')\n"
         "finally:\n"
-        "    print('PEAK_RSS_KIB=%d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "    print('PEAK_RSS_MIB=%.1f' % high_water_mib(), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe, *train_args], cwd=REPO_ROOT, capture_output=True, text=True)
-    peaks = [line.split("=", 1)[1] for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_KIB=")]
+    peaks = [line.split("=", 1)[1] for line in result.stderr.splitlines() if line.startswith("PEAK_RSS_MIB=")]
     if result.returncode != 0 or not peaks:
         raise RuntimeError("training run failed: " + result.stderr[-2000:])
-    return int(peaks[-1]) / 1024  # ru_maxrss is in KiB on Linux
+    return float(peaks[-1])
 
 
 def run() -> dict[str, dict[str, Any]]:

@@ -104,3 +104,29 @@ def _build(folder: Path, parameters: dict[str, Any], progress: bool) -> None:
             progress=progress,
         )
     )
+
+
+def build_full_resolution_model(workdir: Path | None = None, architecture: str = "resnet18") -> Path:
+    """An untrained model.tar.gz at full 224x224 resolution, for speed and memory benchmarks.
+
+    Random weights cost the same to run as trained ones, so benchmarks measure the real network
+    size without a long training run. Cached in workdir (default: the system temporary folder).
+    """
+    import mxnet as mx
+
+    from training import archive, export, network
+
+    workdir = workdir or Path(tempfile.gettempdir()) / f"trash-sorter-full-{architecture}-r{RECIPE}"
+    target = workdir / "model" / ARCHIVE_NAME
+    if target.is_file():
+        return target
+    mx.random.seed(0)
+    net = network.build_network(architecture, len(DEFAULT_CLASSES), pretrained=False, contexts=[mx.cpu()])
+    with tempfile.TemporaryDirectory(prefix="trash-sorter-full-") as scratch:
+        staging = Path(scratch)
+        _, params_file, _ = export.export_all(net, staging)
+        info = archive.model_info(DEFAULT_CLASSES, archive.model_version(params_file), architecture, {})
+        archive.write_model_files(staging, DEFAULT_CLASSES, info)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(archive.pack(staging, staging / ARCHIVE_NAME)), str(target))
+    return target
