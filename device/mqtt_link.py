@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Dict
 
 from awscrt import exceptions as crt_exceptions
 from awscrt import mqtt
@@ -25,7 +25,7 @@ from awsiot import mqtt_connection_builder
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes], None]
-EventHandler = Callable[[str, dict[str, Any]], None]
+EventHandler = Callable[[str, Dict[str, Any]], None]
 
 
 class ConnectionRefused(RuntimeError):

@@ -11,8 +11,7 @@ import argparse
 import re
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from sorter_common.training_pipeline import (
     DATASET_NAME_PATTERN,

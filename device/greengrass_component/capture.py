@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from typing import Callable
 
 from edge_core.frames import FrameError, FrameSource
 
