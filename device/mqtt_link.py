@@ -9,6 +9,7 @@ at once on a TLS or authorization refusal, which no retry can fix.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -118,7 +119,7 @@ class MqttLink:
             if hint is not None:
                 raise ConnectionRefused(hint) from error
             raise BrokerUnreachable(f"{self.settings.endpoint}:{self.settings.port}: {error.name}") from error
-        except TimeoutError as error:
+        except (TimeoutError, concurrent.futures.TimeoutError) as error:  # the same class only from 3.11
             raise BrokerUnreachable(f"{self.settings.endpoint}:{self.settings.port}: no answer in time") from error
         session_present = bool(result["session_present"])
         self._on_event("connected", {"session_present": session_present})

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable
 
-from edge_core.frames import FrameError, FrameSource
+from edge_core.frames import FrameSource
 
 from .frame_queue import FrameQueue
 from .sources import EndOfFrames, SourceSpec
@@ -85,7 +85,9 @@ class CaptureThread:
         self.open_attempts += 1
         try:
             return self.opener(self.spec)
-        except (FrameError, OSError, ValueError) as error:
+        # Any error (cv2.error and driver errors are not OSError): a camera that fails to open is
+        # retried with backoff; ending this thread would stop a live camera for good.
+        except Exception as error:
             LOG.warning("open attempt %d failed: %s", self.open_attempts, error)
             return None
 
@@ -99,7 +101,7 @@ class CaptureThread:
                 frame = source.read()
             except EndOfFrames:
                 return None
-            except FrameError as error:
+            except Exception as error:  # as in _open: a failed read is counted, never fatal
                 failures += 1
                 LOG.debug("read failed (%d in a row): %s", failures, error)
                 if failures >= MAX_READ_FAILURES:

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 from edge_core.model_files import ModelFilesError
+from sorter_common.artifact import ARTIFACT_FILES
 
 
 def model_folder(model: Path, work_dir: Path) -> Path:
@@ -27,8 +28,17 @@ def model_folder(model: Path, work_dir: Path) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
+        # Only the artifact's own files, by name: nothing in the archive can write elsewhere, and
+        # no tarfile extraction filter is needed (older Python 3.8-3.11 patch releases lack it).
         with tarfile.open(model) as archive:
-            archive.extractall(partial, filter="data")  # refuses absolute paths, links out, devices
+            for name in ARTIFACT_FILES:
+                member = archive.extractfile(name)
+                if member is None:
+                    raise tarfile.TarError(f"{name} is not a regular file")
+                (partial / name).write_bytes(member.read())
+    except KeyError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ModelFilesError(f"{model} is not a trash sorter model: {error.args[0]}") from None
     except (tarfile.TarError, OSError) as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise ModelFilesError(f"cannot extract {model}: {error}") from None
