@@ -70,14 +70,25 @@ class InferenceLoop:
         self.publish = publish
         self.clock = clock
         self.counters = Counters()
+        self._failing_since: Optional[int] = None  # frame_failures count when the current run of failures began
 
     def step(self) -> StepResult:
         try:
             frame = self.source.read()
         except FrameError as error:
             self.counters.frame_failures += 1
-            LOG.warning("frame %d failed: %s", self.counters.frame_failures, error)
+            if self._failing_since is None:
+                # First failure of a run: a camera that stays down must not log every step (~0.5 s).
+                self._failing_since = self.counters.frame_failures
+                LOG.warning("frame %d failed: %s; further failures are logged at DEBUG until a frame arrives",
+                            self.counters.frame_failures, error)
+            else:
+                LOG.debug("frame %d failed: %s", self.counters.frame_failures, error)
             return StepResult(None, None, None, f"frame: {error}")
+        if self._failing_since is not None:
+            failed = self.counters.frame_failures - self._failing_since + 1
+            self._failing_since = None
+            LOG.info("frames are back after %d failed read%s", failed, "" if failed == 1 else "s")
         self.counters.frames += 1
         try:
             probabilities = to_probabilities(self.backend.infer(frame))

@@ -26,6 +26,7 @@ class FrameQueue:
         self.dropped = 0
 
     def put(self, frame: Any, stop: threading.Event) -> None:
+        """Add a frame. Blocking mode waits for room; once stopped or closed it never grows past max."""
         with self._condition:
             if self._drop_oldest:
                 while len(self._frames) >= self._max:
@@ -34,6 +35,8 @@ class FrameQueue:
             else:
                 while len(self._frames) >= self._max and not stop.is_set() and not self._closed:
                     self._condition.wait(0.1)
+                if len(self._frames) >= self._max:
+                    return  # stopped or closed while waiting: the frame is not wanted, the bound holds
             self._frames.append(frame)
             self._condition.notify_all()
 

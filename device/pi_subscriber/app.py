@@ -7,6 +7,7 @@ Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad configuration or credentials refu
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
 import json
@@ -14,11 +15,14 @@ import logging
 import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
+
+from awscrt.exceptions import AwsCrtError
 
 from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
 
@@ -34,6 +38,8 @@ EXIT_CONFIG = 2
 EXIT_DISPLAY = 3
 TICK_S = 0.2  # how often idle/offline/dim transitions and a pending SIGTERM are noticed
 QUEUE_LIMIT = 10_000  # messages waiting to be drawn; beyond this a flood is dropped and counted
+SUBSCRIBE_FIRST_DELAY_S = 1.0  # a subscription that failed on a dropped link or a timeout: retry after this,
+SUBSCRIBE_MAX_DELAY_S = 30.0  # doubling up to this, while the CRT reconnects the link on its own
 
 
 class EventLog:
@@ -62,6 +68,11 @@ class Subscriber:
         self._state = ScreenState(config, time.monotonic())
         self._shown: Screen | None = None
         self._stopping = False
+        # Messages dropped on the CRT thread because the inbox was full. Only that thread writes it
+        # (under the lock); the main thread folds it into the filter's counts, which only it touches.
+        self._dropped = 0
+        self._dropped_folded = 0
+        self._dropped_lock = threading.Lock()
         self._link = MqttLink(
             MqttSettings(
                 endpoint=config.endpoint, port=config.port, cert=config.cert, key=config.key, ca=config.ca,
@@ -79,7 +90,19 @@ class Subscriber:
         try:
             self._inbox.put_nowait(("message", topic, payload))
         except queue.Full:
-            self._filter.counts["overloaded"] += 1
+            with self._dropped_lock:
+                self._dropped += 1
+
+    def _fold_dropped(self) -> None:
+        """Main thread: add the messages the CRT thread dropped since last time to the counts."""
+        with self._dropped_lock:
+            dropped = self._dropped
+        new = dropped - self._dropped_folded
+        if new:
+            self._dropped_folded = dropped
+            self._filter.counts["overloaded"] += new
+            if self._first.first("overloaded"):
+                log.warning("message flood: %d messages dropped; further drops are only counted", new)
 
     def _enqueue_event(self, name: str, details: dict[str, Any]) -> None:
         with contextlib.suppress(queue.Full):  # a flood of messages: events are the least important
@@ -97,7 +120,13 @@ class Subscriber:
                 return EXIT_CONFIG
             if session_present is None:
                 return EXIT_OK  # stopped while still trying to connect
-            self._link.subscribe(self.config.topics)
+            try:
+                if not self._subscribe():
+                    return EXIT_OK  # stopped while still trying to subscribe
+            except ConnectionRefused as error:
+                log.error("cannot subscribe: %s", error)
+                self._events.write("refused", error=str(error))
+                return EXIT_CONFIG
             log.info("subscribed to %s (session kept: %s)", ", ".join(self.config.topics), session_present)
             self._events.write("subscribed", topics=list(self.config.topics), session_present=session_present)
             while not self._stopping:
@@ -107,10 +136,31 @@ class Subscriber:
                     item = None
                 if item is not None:
                     self._handle(*item)
+                self._fold_dropped()
                 self._refresh()
             return EXIT_OK
         finally:
             self._shutdown()
+
+    def _subscribe(self) -> bool:
+        """Subscribe, retrying with doubling delays after a timeout or a dropped link; False if stopped first.
+
+        ConnectionRefused (the broker's policy refused a topic) propagates: retrying cannot fix it.
+        """
+        delay = SUBSCRIBE_FIRST_DELAY_S
+        while not self._stopping:
+            try:
+                self._link.subscribe(self.config.topics)
+                return True
+            except (AwsCrtError, concurrent.futures.TimeoutError, TimeoutError) as error:
+                reason = getattr(error, "name", None) or type(error).__name__
+                log.warning("subscribing failed (%s); retrying in %.0f s", reason, delay)
+                self._events.write("subscribe-retry", error=reason, delay_s=delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not self._stopping:
+                time.sleep(min(TICK_S, max(deadline - time.monotonic(), 0.0)))  # SIGTERM ends the wait promptly
+            delay = min(delay * 2, SUBSCRIBE_MAX_DELAY_S)
+        return False
 
     def _handle(self, kind: str, name: str, details: Any) -> None:
         if kind == "event":
@@ -155,6 +205,7 @@ class Subscriber:
         finally:
             self._renderer.close()
             self._link.disconnect()
+            self._fold_dropped()
             counts = dict(sorted(self._filter.counts.items()))
             log.info("stopped; messages by outcome: %s", counts or "none")
             self._events.write("stopped", counts=counts)

@@ -12,6 +12,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ LOG = logging.getLogger(__name__)
 # The recipe's project stream size: small enough for the DeepLens CPU to encode every frame.
 STREAM_SIZE = (858, 480)
 _READER_POLL_S = 0.2
+_FAILURE_LOG_EVERY_S = 60.0
 
 
 class ResultsStream:
@@ -28,6 +30,8 @@ class ResultsStream:
         self.path = path
         self.size = size
         self.frames_written = 0
+        self.failures = 0  # frames skipped because encoding or opening the FIFO failed
+        self._last_failure_log: Optional[float] = None
         self._latest: Optional[Tuple[NDArray[Any], str]] = None
         self._lock = threading.Lock()
         self._new_frame = threading.Event()
@@ -56,26 +60,41 @@ class ResultsStream:
     def _run(self) -> None:
         fifo: Optional[int] = None
         while not self._stop.is_set():
-            if fifo is None:
-                fifo = self._open_reader_side()
-                if fifo is None:
-                    self._stop.wait(_READER_POLL_S)
-                    continue
-            self._new_frame.wait()
-            self._new_frame.clear()
-            with self._lock:
-                pending, self._latest = self._latest, None
-            if pending is None or self._stop.is_set():
-                continue
             try:
-                os.write(fifo, self._encode(*pending))
+                if fifo is None:
+                    fifo = self._open_reader_side()
+                    if fifo is None:
+                        self._stop.wait(_READER_POLL_S)
+                        continue
+                self._new_frame.wait()
+                self._new_frame.clear()
+                with self._lock:
+                    pending, self._latest = self._latest, None
+                if pending is None or self._stop.is_set():
+                    continue
+                data = self._encode(*pending)
+                try:
+                    _write_all(fifo, data)
+                except OSError as error:  # the viewer went away (EPIPE): wait for the next one
+                    LOG.info("project stream reader gone: %s", error)
+                    fd, fifo = fifo, None
+                    os.close(fd)
+                    continue
                 self.frames_written += 1
-            except OSError as error:  # the viewer went away (EPIPE): wait for the next one
-                LOG.info("project stream reader gone: %s", error)
-                os.close(fifo)
-                fifo = None
+            except Exception as error:  # cv2.error, a FIFO replaced or unreadable...: skip, never die
+                self._failed(error)
+                if fifo is None:
+                    self._stop.wait(_READER_POLL_S)  # an open that keeps failing must not spin
         if fifo is not None:
             os.close(fifo)
+
+    def _failed(self, error: Exception) -> None:
+        """Count the failure; log it at most once per _FAILURE_LOG_EVERY_S so a bad run cannot flood the log."""
+        self.failures += 1
+        now = time.monotonic()
+        if self._last_failure_log is None or now - self._last_failure_log >= _FAILURE_LOG_EVERY_S:
+            self._last_failure_log = now
+            LOG.warning("project stream frame skipped (%d failures so far): %r", self.failures, error)
 
     def _open_reader_side(self) -> Optional[int]:
         try:
@@ -97,3 +116,13 @@ class ResultsStream:
         if not ok:
             raise OSError("JPEG encoding failed")
         return bytes(jpeg.tobytes())
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may write only part of the buffer: write the rest until all of it is out."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "the project stream FIFO accepted no bytes")
+        view = view[written:]

@@ -346,3 +346,24 @@ def test_an_unknown_source_is_refused_with_what_is_allowed(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="camera index"):
         parse_source(str(tmp_path / "missing.mp4"))
     assert parse_source(str(tmp_path)).kind == "folder"
+
+
+@pytest.mark.parametrize("how", ["stop", "close"])
+def test_a_waiting_file_queue_put_does_not_grow_past_max_after_stop_or_close(how: str) -> None:
+    stop = threading.Event()
+    files = FrameQueue(1, drop_oldest=False)
+    files.put("first", stop)
+    putter = threading.Thread(target=files.put, args=("second", stop))
+    putter.start()
+    time.sleep(0.2)
+    assert putter.is_alive() and len(files) == 1  # waiting for room
+    if how == "stop":
+        stop.set()
+    else:
+        files.close()
+    putter.join(2)
+    assert not putter.is_alive()  # released
+    assert len(files) == 1  # ...without appending past the bound
+    files.put("third", stop if how == "stop" else threading.Event())
+    assert len(files) == 1  # a later put on a full stopped/closed queue does not grow it either
+    assert files.get(0.1) == "first"

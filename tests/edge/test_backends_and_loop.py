@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from edge_core.backends import MxnetBackend, OnnxBackend, load_backend
-from edge_core.frames import IterableFrameSource
+from edge_core.backends import Backend, MxnetBackend, OnnxBackend, load_backend
+from edge_core.frames import FrameError, FrameSource, IterableFrameSource
 from edge_core.loop import InferenceLoop
 from edge_core.messages import MessageBuilder
 from edge_core.model_files import ModelFilesError, read_model_info
@@ -104,3 +105,40 @@ def test_model_folder_problems_are_one_clear_error(demo_model_dir: Path, tmp_pat
     (tmp_path / "model.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelFilesError, match=r"cannot load model.onnx"):
         OnnxBackend(str(tmp_path))
+
+
+def test_a_camera_that_stays_down_logs_one_warning_per_outage_and_the_recovery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Flapping(FrameSource):
+        """Down for 5 reads, up for 2, down for 3, up for 1: what a replugged USB camera does."""
+
+        def __init__(self) -> None:
+            self.script = [False] * 5 + [True] * 2 + [False] * 3 + [True]
+
+        def read(self) -> NDArray[Any]:
+            if not self.script.pop(0):
+                raise FrameError("camera unplugged")
+            return np.zeros((4, 4, 3), np.uint8)
+
+    class Fixed(Backend):
+        def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+            return np.array([0.9, 0.05, 0.05])
+
+    loop = InferenceLoop(
+        Flapping(), Fixed(), Smoother(["compost", "landfill", "recycling"]), PublishPolicy(),
+        MessageBuilder("cam-1"), lambda topic, payload: None,
+    )
+    with caplog.at_level(logging.DEBUG, logger="edge_core.loop"):
+        results = [loop.step() for _ in range(11)]
+    assert [result.error is None for result in results] == [False] * 5 + [True] * 2 + [False] * 3 + [True]
+    assert loop.counters.frame_failures == 8 and loop.counters.frames == 3  # every failure still counted
+    frame_records = [r for r in caplog.records if "frame" in r.getMessage()]
+    warnings = [r.getMessage() for r in frame_records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2  # one per outage, not one per step
+    assert warnings[0].startswith("frame 1 failed: camera unplugged")
+    assert warnings[1].startswith("frame 6 failed: camera unplugged")
+    debug = [r for r in frame_records if r.levelno == logging.DEBUG]
+    assert len(debug) == 6  # the rest of each run, kept for troubleshooting
+    recoveries = [r.getMessage() for r in frame_records if r.levelno == logging.INFO]
+    assert recoveries == ["frames are back after 5 failed reads", "frames are back after 3 failed reads"]

@@ -191,3 +191,108 @@ def test_greengrass_imports_the_handler_module_and_it_publishes_through_greengra
             index.start().join(10)
     assert [message.label for message in predictions(device)] == ["landfill"]
     assert [state for state, _ in states(device)][-1] == "stopping"
+
+
+class _Viewer:
+    """Reads the project stream FIFO until it closes, as the DeepLens video server does."""
+
+    def __init__(self, path: Path) -> None:
+        self.data = bytearray()
+        self._thread = threading.Thread(target=self._read, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _read(self, path: Path) -> None:
+        with open(path, "rb", buffering=0) as fifo:
+            while True:
+                chunk = fifo.read(65536)
+                if not chunk:
+                    return
+                self.data += chunk
+
+
+def _offer_and_wait(results: Any, calls: list[int], frame: Any, caption: str) -> None:
+    before = len(calls)
+    results.offer(frame, caption)
+    assert wait_until(lambda: len(calls) > before, 10), "the stream thread did not take the frame"
+
+
+def test_the_project_stream_survives_encode_and_open_errors_and_logs_them_rate_limited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lambda_src.deeplens_inference import stream
+
+    path = tmp_path / "results.mjpeg"
+    os.mkfifo(path)
+    results = stream.ResultsStream(str(path))
+    real_open = results._open_reader_side
+    opens: list[int] = []
+
+    def open_once_failing() -> Any:
+        opens.append(1)
+        if len(opens) == 1:
+            raise PermissionError(13, "Permission denied", str(path))  # not ENXIO: used to end the thread
+        return real_open()
+
+    calls: list[int] = []
+
+    def encode(frame: Any, caption: str) -> bytes:
+        calls.append(1)
+        if caption.startswith("bad"):
+            raise cv2.error("OpenCV(4.x) resize: !ssize.empty()")  # what cv2 raises on an empty frame
+        return b"\xff\xd8" + caption.encode() + b"\xff\xd9"
+
+    monkeypatch.setattr(results, "_open_reader_side", open_once_failing)
+    monkeypatch.setattr(results, "_encode", encode)
+    viewer = _Viewer(path)
+    with caplog.at_level("WARNING", logger=stream.__name__):
+        results.start()
+        assert wait_until(lambda: len(opens) >= 2, 10)
+        for caption in ("bad-1", "good-1", "bad-2", "bad-3", "good-2"):
+            _offer_and_wait(results, calls, np.zeros((4, 4, 3), np.uint8), caption)
+            assert results._thread.is_alive(), f"the stream thread died on {caption}"
+        assert wait_until(lambda: results.frames_written == 2, 10)
+        results.stop()
+    assert not results._thread.is_alive()
+    viewer._thread.join(5)
+    assert bytes(viewer.data) == b"\xff\xd8good-1\xff\xd9\xff\xd8good-2\xff\xd9"
+    assert results.failures == 4  # the open and three bad frames
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1, [record.getMessage() for record in warnings]  # rate-limited: one per minute
+    assert "Permission denied" in warnings[0].getMessage()
+
+
+def test_the_project_stream_writes_the_whole_frame_when_the_fifo_takes_it_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_src.deeplens_inference import stream
+
+    class ShortWrites:
+        """The os module, except that write takes at most 1000 bytes per call, as a pipe may."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(os, name)
+
+        @staticmethod
+        def write(fd: int, data: Any) -> int:
+            return os.write(fd, bytes(data[:1000]))
+
+    monkeypatch.setattr(stream, "os", ShortWrites())
+    path = tmp_path / "results.mjpeg"
+    os.mkfifo(path)
+    results = stream.ResultsStream(str(path))
+    frame = b"\xff\xd8" + bytes(range(256)) * 40 + b"\xff\xd9"  # 10 kB: ten pieces
+    calls: list[int] = []
+
+    def encode(_frame: Any, _caption: str) -> bytes:
+        calls.append(1)
+        return frame
+
+    monkeypatch.setattr(results, "_encode", encode)
+    viewer = _Viewer(path)
+    results.start()
+    for _ in range(2):
+        _offer_and_wait(results, calls, np.zeros((4, 4, 3), np.uint8), "compost")
+        assert wait_until(lambda: results.frames_written == len(calls), 10)
+    results.stop()
+    viewer._thread.join(5)
+    assert bytes(viewer.data) == frame * 2

@@ -1,0 +1,150 @@
+"""The subscriber's main loop against a scripted link: subscription failures and flood accounting.
+
+No broker and no sense_emu here: the link is replaced by a fake whose subscribe() fails the way the
+CRT does (a refused topic, a future that times out, a link dropped after connect).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from awscrt.exceptions import AwsCrtError
+
+from device.mqtt_link import ConnectionRefused
+from device.pi_subscriber import app
+from device.pi_subscriber.config import load_config
+from device.pi_subscriber.display import TerminalRenderer
+
+
+class ScriptedLink:
+    """Stands in for MqttLink: connect() succeeds, subscribe() raises what it is given, in order."""
+
+    script: ClassVar[list[BaseException]] = []
+    during_subscribe: ClassVar[Callable[[ScriptedLink], None] | None] = None
+
+    def __init__(self, settings: Any, on_message: Any = None, on_event: Any = None) -> None:
+        self.on_message = on_message
+        self.subscribe_calls = 0
+        self.disconnected = False
+
+    def connect(self) -> bool:
+        return False
+
+    def subscribe(self, filters: Any) -> None:
+        self.subscribe_calls += 1
+        if ScriptedLink.during_subscribe is not None:
+            ScriptedLink.during_subscribe(self)
+        if ScriptedLink.script:
+            raise ScriptedLink.script.pop(0)
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+
+
+@pytest.fixture
+def make_subscriber(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], app.Subscriber]:
+    monkeypatch.setattr(app, "MqttLink", ScriptedLink)
+    monkeypatch.setattr(app, "SUBSCRIBE_FIRST_DELAY_S", 0.05)
+    monkeypatch.setattr(ScriptedLink, "script", [])
+    monkeypatch.setattr(ScriptedLink, "during_subscribe", None)
+
+    def make() -> app.Subscriber:
+        config = load_config(
+            ["--config-dir", str(tmp_path), "--endpoint", "broker.invalid", "--client-id", "pi-test",
+             "--display", "terminal"],
+            environ={},
+        )
+        return app.Subscriber(config, TerminalRenderer(), app.EventLog(tmp_path / "events.jsonl"))
+
+    return make
+
+
+def events(tmp_path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+
+
+def stop_soon(subscriber: app.Subscriber, after_s: float = 0.3) -> None:
+    threading.Timer(after_s, subscriber.request_stop).start()
+
+
+def test_a_refused_subscription_is_one_clear_error_and_the_config_exit_code(
+    make_subscriber: Callable[[], app.Subscriber], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ScriptedLink.script = [ConnectionRefused("the broker refused the subscription to 'trash-sorter/+/x' (policy?)")]
+    subscriber = make_subscriber()
+    with caplog.at_level(logging.INFO):
+        assert subscriber.run() == app.EXIT_CONFIG
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None  # one line, no traceback
+    assert "refused the subscription to 'trash-sorter/+/x'" in errors[0].getMessage()
+    recorded = events(tmp_path)
+    assert [e["event"] for e in recorded] == ["screen", "refused", "stopped"]
+    assert "subscribed" not in [e["event"] for e in recorded]
+
+
+def test_a_timeout_or_a_dropped_link_while_subscribing_is_retried_with_backoff(
+    make_subscriber: Callable[[], app.Subscriber], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ScriptedLink.script = [
+        TimeoutError(),  # the SUBACK did not come in time
+        AwsCrtError(5134, "AWS_ERROR_MQTT_NOT_CONNECTED", "not connected"),  # the link dropped after connect
+    ]
+    subscriber = make_subscriber()
+    ScriptedLink.during_subscribe = lambda link: stop_soon(subscriber) if link.subscribe_calls == 3 else None
+    with caplog.at_level(logging.INFO):
+        assert subscriber.run() == app.EXIT_OK
+    assert subscriber._link.subscribe_calls == 3  # type: ignore[attr-defined]
+    recorded = events(tmp_path)
+    retries = [e for e in recorded if e["event"] == "subscribe-retry"]
+    assert [(e["error"], e["delay_s"]) for e in retries] == [
+        ("TimeoutError", 0.05), ("AWS_ERROR_MQTT_NOT_CONNECTED", 0.1),  # doubling delays
+    ]
+    assert [e["event"] for e in recorded].count("subscribed") == 1
+    assert recorded[-1]["event"] == "stopped"
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_sigterm_while_retrying_the_subscription_exits_cleanly(
+    make_subscriber: Callable[[], app.Subscriber], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "SUBSCRIBE_FIRST_DELAY_S", 30.0)
+    ScriptedLink.script = [TimeoutError()]
+    subscriber = make_subscriber()
+    stop_soon(subscriber, 0.3)
+    assert subscriber.run() == app.EXIT_OK  # not stuck in a 30 s backoff
+    assert subscriber._link.disconnected  # type: ignore[attr-defined]
+
+
+def test_dropped_messages_are_counted_on_the_main_thread_only(
+    make_subscriber: Callable[[], app.Subscriber], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "QUEUE_LIMIT", 3)
+    subscriber = make_subscriber()
+    writers: set[int] = set()
+
+    class WatchedCounter(Counter[str]):
+        def __setitem__(self, key: str, value: int) -> None:
+            writers.add(threading.get_ident())
+            super().__setitem__(key, value)
+
+    subscriber._filter.counts = WatchedCounter()
+
+    def flood(link: ScriptedLink) -> None:  # the CRT thread delivers 8 messages while the inbox holds 3
+        crt = threading.Thread(target=lambda: [link.on_message("trash-sorter/cam/predictions", b"{") for _ in range(8)])
+        crt.start()
+        crt.join()
+        stop_soon(subscriber, 0.5)
+
+    ScriptedLink.during_subscribe = flood
+    assert subscriber.run() == app.EXIT_OK
+    assert writers == {threading.get_ident()}  # the filter's counts were only ever written here
+    stopped = events(tmp_path)[-1]
+    assert stopped["event"] == "stopped"
+    assert stopped["counts"] == {"malformed": 3, "overloaded": 5}
