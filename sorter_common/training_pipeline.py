@@ -5,5 +5,6 @@ MODEL_PACKAGE_GROUP = "trash-sorter-models"
 # The pipeline parameter naming the folder under datasets/ to train on.
 DATASET_PARAMETER = "DatasetName"
 DEFAULT_DATASET = "default"
-# A dataset name is one folder level: no '/', nothing S3 or SageMaker would mangle.
-DATASET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+# A dataset name is one folder level of letters, digits and inner hyphens: SageMaker's execution
+# display name ("dataset-<name>") allows nothing else.
+DATASET_NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$"

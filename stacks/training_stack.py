@@ -8,7 +8,6 @@ from typing import Any
 
 from aws_cdk import Aws, CfnMapping, CfnOutput, Fn, Stack, Token
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
@@ -24,7 +23,7 @@ from sorter_common.training_pipeline import (
     PIPELINE_NAME,
 )
 from stacks.config import TrashSorterConfig
-from stacks.constructs.dead_letter_queue import dead_letter_queue
+from stacks.constructs.failure_queue import FailureQueue
 from stacks.constructs.pipeline_role import PipelineRole
 from stacks.constructs.python_function import PythonFunction
 from stacks.training_pipeline.definition import PipelineSettings
@@ -120,6 +119,7 @@ class TrainingStack(Stack):
                         "DataBucket": bucket.bucket_name,
                         "SourceBundleUri": source_bundle.s3_object_url,
                         "EntryScriptUri": entry_script.s3_object_url,
+                        "EntryScriptName": entry_script.s3_object_key,
                         "TrainingImage": images["training"],
                         "ProcessingImage": images["processing"],
                         "InferenceImage": images["inference"],
@@ -179,8 +179,13 @@ class TrainingStack(Stack):
                 "DATASET_NAME_PATTERN": DATASET_NAME_PATTERN,
             },
         )
-        dead_letters = dead_letter_queue(self, "StartTrainingDeadLetters", holds="the start-training rule")
-        target_options: dict[str, Any] = {"dead_letter_queue": dead_letters, "retry_attempts": 4}
+        failures = FailureQueue(
+            self,
+            "StartTrainingFailures",
+            function=start.function,
+            holds="starting the training pipeline",
+            alarm_description="A complete dataset did not start the training pipeline: see its dead-letter queue",
+        )
         events.Rule(
             self,
             "DatasetReady",
@@ -193,7 +198,7 @@ class TrainingStack(Stack):
                     "object": {"key": [{"wildcard": f"{DATASETS_PREFIX}*/{DATASET_READY_MARKER}"}]},
                 },
             ),
-            targets=[targets.LambdaFunction(start.function, **target_options)],
+            targets=[failures.target()],
         )
         if config.training_schedule:
             events.Rule(
@@ -202,10 +207,12 @@ class TrainingStack(Stack):
                 description=f"Retrains on datasets/{DEFAULT_DATASET}/ on the configured schedule",
                 schedule=events.Schedule.expression(config.training_schedule),
                 targets=[
-                    targets.LambdaFunction(
-                        start.function,
-                        event=events.RuleTargetInput.from_object({"dataset": DEFAULT_DATASET}),
-                        **target_options,
+                    # Each tick's own event id: the function derives its request token from it, so
+                    # every tick starts a run (a constant input would be one idempotent start).
+                    failures.target(
+                        events.RuleTargetInput.from_object(
+                            {"dataset": DEFAULT_DATASET, "id": events.EventField.event_id}
+                        )
                     )
                 ],
             )

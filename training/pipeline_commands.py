@@ -44,7 +44,7 @@ def start(client: Any, pipeline: str, dataset: str) -> str:
     if not re.match(DATASET_NAME_PATTERN, dataset):
         raise UsageError(
             f"dataset name {dataset!r} is not usable: one folder name under datasets/ "
-            "(letters, digits, '.', '_', '-'; no '/')"
+            "(letters, digits and inner hyphens; no '/', '.' or '_')"
         )
     response = client.start_pipeline_execution(
         PipelineName=pipeline,

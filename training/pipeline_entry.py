@@ -20,7 +20,8 @@ REQUIRED_MODULES = ("tqdm", "matplotlib", "onnx")
 
 
 def unpack_bundle(bundle_dir: Path, code_dir: Path) -> Path:
-    bundles = sorted(bundle_dir.glob("*.tar.gz"))
+    # The bundle is a CDK asset named by its hash ("<hash>.gz"): take the one file, whatever its name.
+    bundles = sorted(path for path in bundle_dir.iterdir() if path.is_file()) if bundle_dir.is_dir() else []
     if len(bundles) != 1:
         raise SystemExit(f"error: expected one code bundle in {bundle_dir}, found {len(bundles)}")
     code_dir.mkdir(parents=True, exist_ok=True)

@@ -224,4 +224,3 @@ class GreengrassV1Group(Construct):
                 )
             ),
         )
-

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
 from sorter_common.bucket_layout import MODELS_PREFIX
 from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
-from stacks.constructs.dead_letter_queue import dead_letter_queue
+from stacks.constructs.failure_queue import FailureQueue
 from stacks.constructs.python_function import PythonFunction
 from stacks.nag import acknowledge, resource_finding
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT
@@ -96,12 +93,14 @@ class ModelPromotion(Construct):
             "every promotion; each wildcard is scoped to our group, component, account and region.",
             findings=tuple(resource_finding(self, arn) for arn in [*wildcards, "*"]),
         )
-        # One queue for both kinds of failure: EventBridge could not invoke, or the function failed
-        # after Lambda's own retries.
-        self.dead_letters = dead_letter_queue(self, "DeadLetters", holds="the model promotion")
-        self.function.function.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.dead_letters), retry_attempts=2
+        failures = FailureQueue(
+            self,
+            "Failures",
+            function=self.function.function,
+            holds="the model promotion",
+            alarm_description="A model approval did not reach the devices: see the promotion dead-letter queue",
         )
+        self.dead_letters, self.alarm = failures.queue, failures.alarm
         self.rule = events.Rule(
             self,
             "Approved",
@@ -111,17 +110,5 @@ class ModelPromotion(Construct):
                 detail_type=["SageMaker Model Package State Change"],
                 detail={"ModelPackageGroupName": [MODEL_PACKAGE_GROUP], "ModelApprovalStatus": ["Approved"]},
             ),
-            targets=[
-                targets.LambdaFunction(self.function.function, dead_letter_queue=self.dead_letters, retry_attempts=4)
-            ],
-        )
-        self.alarm = cloudwatch.Alarm(
-            self,
-            "FailedPromotions",
-            alarm_description="A model approval did not reach the devices: see the promotion dead-letter queue",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            targets=[failures.target()],
         )

@@ -55,7 +55,10 @@ PLACEHOLDERS = {
     "arn:aws:iam::000000000000:role/trash-sorter-placeholder-role": "PipelineRoleArn",
     "deeplens-placeholder-bucket": "DataBucket",
     "s3://trash-sorter-placeholder-assets/sourcedir.tar.gz": "SourceBundleUri",
-    "s3://trash-sorter-placeholder-assets/pipeline_entry.py": "EntryScriptUri",
+    "s3://trash-sorter-placeholder-assets/trash-sorter-placeholder-entry.py": "EntryScriptUri",
+    # SageMaker saves the script under its S3 key's basename, the CDK asset's hash name, and the
+    # SDK writes that name into the container's entrypoint.
+    "trash-sorter-placeholder-entry.py": "EntryScriptName",
     "placeholder.training.image": "TrainingImage",
     "placeholder.processing.image": "ProcessingImage",
     "placeholder.inference.image": "InferenceImage",
@@ -304,6 +307,9 @@ def _build_definition(settings: PipelineSettings) -> str:
         parameters=[dataset_name, processing_instance, epochs, accuracy_gate, approval_status],
         steps=[prepare, train, evaluate, gate],
         sagemaker_session=session,
+        # No SageMaker Experiments run per execution: nothing reads it, and it would need the
+        # role to create experiments, trials and trial components too.
+        pipeline_experiment_config=None,
     )
     return _with_variables(pipeline.definition())
 

@@ -82,6 +82,10 @@ def test_the_same_event_twice_gives_the_same_request_token() -> None:
         ("prepared/a/_READY", "is not a datasets/<name>/_READY marker"),
         ("datasets/a/_READY.txt", "is not a datasets/<name>/_READY marker"),
         ("datasets//_READY", "must match"),
+        # SageMaker refuses '.' and '_' in the execution display name "dataset-<name>".
+        ("datasets/v1.2/_READY", "must match"),
+        ("datasets/my_set/_READY", "must match"),
+        ("datasets/trailing-/_READY", "must match"),
     ],
 )
 def test_a_key_that_names_no_dataset_is_refused_without_a_call(

@@ -224,7 +224,19 @@ def test_a_configured_schedule_adds_a_scheduled_rule() -> None:
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "AWS::Events::Rule",
-        {"ScheduleExpression": "rate(7 days)", "Targets": [Match.object_like({"Input": '{"dataset":"default"}'})]},
+        {
+            "ScheduleExpression": "rate(7 days)",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "InputTransformer": {
+                            "InputPathsMap": {"id": "$.id"},
+                            "InputTemplate": '{"dataset":"default","id":<id>}',
+                        }
+                    }
+                )
+            ],
+        },
     )
 
 
@@ -234,3 +246,33 @@ def test_the_definition_contracts_match_the_training_code() -> None:
     assert evaluate.ACCURACY_PATH == ACCURACY_JSON_PATH
     assert evaluate.EVALUATION_FILE == EVALUATION_FILE
     assert train.METRIC_DEFINITIONS == METRIC_DEFINITIONS
+
+
+def test_processing_steps_run_the_entry_script_under_the_name_sagemaker_saves_it(
+    definition: dict[str, Any], training_template: dict[str, Any]
+) -> None:
+    _, variables = definition_and_variables(training_template)
+    for step in (definition["Steps"][0], definition["Steps"][2]):
+        entrypoint = step["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+        assert entrypoint == ["python3", "/opt/ml/processing/input/code/<EntryScriptName>"]
+        (code,) = [i for i in step["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
+        assert code["S3Input"]["S3Uri"] == "<EntryScriptUri>"
+    # The script's S3 key is the asset's own (hash) name, which is also its file name in the container.
+    assert re.fullmatch(r"[0-9a-f]{64}\.py", variables["EntryScriptName"])
+    assert variables["EntryScriptName"] in json.dumps(variables["EntryScriptUri"])
+
+
+def test_no_experiment_tracking_is_asked_of_the_role(definition: dict[str, Any]) -> None:
+    assert definition["PipelineExperimentConfig"] is None
+
+
+def test_a_start_that_fails_after_lambda_retries_lands_in_the_dead_letter_queue_with_an_alarm(
+    training_template: dict[str, Any],
+) -> None:
+    template = Template.from_json(training_template)
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"DestinationConfig": {"OnFailure": Match.any_value()}}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1}
+    )

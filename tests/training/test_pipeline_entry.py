@@ -19,7 +19,8 @@ ENTRY = Path(__file__).resolve().parents[2] / "training" / "pipeline_entry.py"
 def test_a_step_unpacks_the_bundle_and_runs_the_training_cli_from_it(tmp_path: Path) -> None:
     bundle_dir = tmp_path / "input" / "bundle"
     bundle_dir.mkdir(parents=True)
-    build_bundle(tmp_path / "build").replace(bundle_dir / "sourcedir.tar.gz")
+    # Named as the CDK asset is in S3: its content hash and the last extension only.
+    build_bundle(tmp_path / "build").replace(bundle_dir / ("5743ec" * 10 + ".gz"))
     code_dir, out = tmp_path / "code", tmp_path / "images"
     env = {**os.environ, "TRASH_SORTER_BUNDLE_DIR": str(bundle_dir), "TRASH_SORTER_CODE_DIR": str(code_dir)}
     env.pop("PYTHONPATH", None)
