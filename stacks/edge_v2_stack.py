@@ -21,6 +21,7 @@ from constructs import Construct
 from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from lambda_src.promote_model.model_recipe import (
     APPLICATION_COMPONENT,
+    DEPLOYMENT_NAME,
     INITIAL_MODEL_VERSION,
     model_recipe,
 )
@@ -32,7 +33,6 @@ from stacks.constructs.model_promotion import ModelPromotion
 ROLE_ALIAS = "trash-sorter-greengrass-tes"
 TES_ROLE_NAME_OUTPUT = "TokenExchangeRoleName"
 CORE_POLICY = "trash-sorter-greengrass-core"
-DEPLOYMENT_NAME = "trash-sorter-cameras"
 NUCLEUS_URL = "https://d2s8p88vqu9w66.cloudfront.net/releases/greengrass-nucleus-latest.zip"
 THING_NAME_PLACEHOLDER = "<device-thing-name>"
 

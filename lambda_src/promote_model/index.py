@@ -15,13 +15,19 @@ import boto3
 from botocore.exceptions import ClientError
 
 try:  # in the Lambda the bundle's root is on sys.path; in tests this is a package
-    from model_recipe import MODEL_COMPONENT, model_recipe, promoted_version, recipe_json
+    from model_recipe import DEPLOYMENT_NAME, MODEL_COMPONENT, model_recipe, promoted_version, recipe_json, version_key
 except ImportError:
-    from .model_recipe import MODEL_COMPONENT, model_recipe, promoted_version, recipe_json
+    from .model_recipe import (
+        DEPLOYMENT_NAME,
+        MODEL_COMPONENT,
+        model_recipe,
+        promoted_version,
+        recipe_json,
+        version_key,
+    )
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
-DEPLOYMENT_NAME = "trash-sorter-cameras"
 
 
 class PromotionError(RuntimeError):
@@ -64,7 +70,7 @@ def _ensure_component(greengrass: Any, version: str, model_uri: str, package_arn
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-    recipe = recipe_json(model_recipe(version, model_uri, f"model package {package_arn.rsplit('/', 2)[-2:]}"))
+    recipe = recipe_json(model_recipe(version, model_uri, "model package " + "/".join(package_arn.rsplit("/", 2)[-2:])))
     try:
         greengrass.create_component_version(inlineRecipe=recipe.encode("utf-8"))
     except ClientError as error:
@@ -80,7 +86,12 @@ def _revise_deployment(greengrass: Any, version: str) -> bool:
     if listed:
         current = greengrass.get_deployment(deploymentId=listed[0]["deploymentId"])
         components = dict(current.get("components") or {})
-        if components.get(MODEL_COMPONENT, {}).get("componentVersion") == version:
+        deployed = components.get(MODEL_COMPONENT, {}).get("componentVersion")
+        if deployed == version:
+            return False
+        # A late or retried approval of an older package must not roll the devices back.
+        if deployed and version_key(deployed) > version_key(version):
+            LOG.info("%s %s is deployed, newer than %s: left as it is", MODEL_COMPONENT, deployed, version)
             return False
         extra = {key: current[key] for key in ("deploymentPolicies", "iotJobConfiguration") if current.get(key)}
         name = current.get("deploymentName") or DEPLOYMENT_NAME

@@ -10,10 +10,17 @@ APPLICATION_COMPONENT = "com.trashsorter.Inference"
 # The stack's initial model is 0.1.0; promoted models are 1.0.<model package version>, so the
 # newest approved model is always the highest version (what a dependency ">=0.1.0" resolves to).
 INITIAL_MODEL_VERSION = "0.1.0"
+# The one deployment of the camera thing group (the stack creates it, promotion revises it).
+DEPLOYMENT_NAME = "trash-sorter-cameras"
 
 
 def promoted_version(model_package_version: int) -> str:
     return f"1.0.{int(model_package_version)}"
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """ "1.0.12" -> (1, 0, 12), so versions compare as numbers ("1.0.12" is newer than "1.0.9")."""
+    return tuple(int(part) for part in version.split("."))
 
 
 def model_recipe(version: str, model_uri: str, source: str) -> dict[str, Any]:

@@ -64,8 +64,9 @@ class GreengrassCoreAccess(Construct):
         own_things = f"$aws/things/{THING}"
         return iam.PolicyDocument(
             statements=[
-                # The client id must be the core's own thing name (the installer uses it).
-                iam.PolicyStatement(actions=["iot:Connect"], resources=[arn("iot", f"client/{THING}")]),
+                # Client ids start with the core's own thing name: the nucleus opens further MQTT
+                # connections named <thing>#2, #3... (AWS's minimal core device policy does the same).
+                iam.PolicyStatement(actions=["iot:Connect"], resources=[arn("iot", f"client/{THING}*")]),
                 iam.PolicyStatement(
                     actions=["iot:Publish"],
                     resources=[
@@ -82,7 +83,8 @@ class GreengrassCoreAccess(Construct):
                 # The nucleus's own data-plane calls: its deployments, components and thing groups.
                 iam.PolicyStatement(
                     actions=["greengrass:GetComponentVersionArtifact"],
-                    resources=[arn("greengrass", "components:*")],
+                    # Any account's components: public ones (the nucleus, LogManager...) live in "aws".
+                    resources=[f"arn:{Aws.PARTITION}:greengrass:{Aws.REGION}:*:components:*"],
                 ),
                 iam.PolicyStatement(
                     actions=["greengrass:ResolveComponentCandidates", "greengrass:GetDeploymentConfiguration"],

@@ -52,12 +52,10 @@ class ModelPromotion(Construct):
             ),
             # Greengrass reads the artifact with the caller's permissions to record its digest.
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[models]),
-            iam.PolicyStatement(
-                actions=["greengrass:GetDeployment", "greengrass:CreateDeployment"],
-                resources=[wildcards[2], thing_group_arn],
-            ),
-            # ListDeployments supports no resource-level permission.
-            iam.PolicyStatement(actions=["greengrass:ListDeployments"], resources=["*"]),
+            iam.PolicyStatement(actions=["greengrass:GetDeployment"], resources=[wildcards[2]]),
+            # CreateDeployment (the deployment's ARN does not exist before the call) and
+            # ListDeployments support no resource-level permission.
+            iam.PolicyStatement(actions=["greengrass:CreateDeployment", "greengrass:ListDeployments"], resources=["*"]),
             # CreateDeployment runs an IoT job on the group's things and tracks it in their shadows.
             iam.PolicyStatement(
                 actions=["iot:CreateJob", "iot:DescribeJob", "iot:UpdateJob", "iot:CancelJob"],
@@ -89,8 +87,10 @@ class ModelPromotion(Construct):
         acknowledge(
             self.function.role,
             "AwsSolutions-IAM5",
-            "Model package versions, component versions, deployments, jobs and shadows get new names with "
-            "every promotion; each wildcard is scoped to our group, component, account and region.",
+            "Model package versions, component versions, deployments and jobs get new names with every "
+            "promotion; those wildcards are scoped to our group, component, account and region. thing/* (shadows, "
+            "DescribeThing) and '*' (CreateDeployment, ListDeployments: no resource-level permission) are what "
+            "CreateDeployment's documented dependent actions need for a thing group's devices.",
             findings=tuple(resource_finding(self, arn) for arn in [*wildcards, "*"]),
         )
         failures = FailureQueue(

@@ -211,3 +211,16 @@ def test_a_model_outside_the_models_prefix_is_refused_for_the_dead_letter_queue(
     clients.package()
     with pytest.raises(index.PromotionError, match=r"not a model\.tar\.gz under"):
         clients.call(event())
+
+
+def test_a_late_approval_of_an_older_package_does_not_roll_the_devices_back(clients: Clients) -> None:
+    clients.package()  # package version 7 -> component 1.0.7
+    clients.gg.add_response(
+        "describe_component",
+        {"arn": f"{COMPONENT_ARN}:versions:1.0.7", "componentName": MODEL_COMPONENT, "componentVersion": "1.0.7"},
+    )
+    clients.gg.add_response("list_deployments", {"deployments": [{"deploymentId": "d-9"}]})
+    clients.gg.add_response("get_deployment", current_deployment("1.0.12"))  # 12 > 7 as numbers, not as text
+    # No create_deployment queued: Stubber fails the test if the handler makes one.
+    result = clients.call(event())
+    assert result["deploymentRevised"] is False
