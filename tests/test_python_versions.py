@@ -96,6 +96,18 @@ def test_no_newer_typing_is_evaluated_at_import(path: Path) -> None:
     assert newer_typing_at_runtime(path.read_text()) == []
 
 
+@pytest.mark.parametrize("path", python_files(PYTHON_38 + PYTHON_37), ids=lambda path: str(path.relative_to(ROOT)))
+def test_numpy_typing_is_imported_only_for_type_checking(path: Path) -> None:
+    # numpy.typing exists from numpy 1.20; the MXNet container and a DeepLens may have older.
+    module_level = [
+        node.lineno
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        and any((getattr(node, "module", None) or alias.name).startswith("numpy.typing") for alias in node.names)
+    ]
+    assert module_level == []
+
+
 def test_the_check_finds_what_python_38_refuses() -> None:
     source = (
         "from __future__ import annotations\n"

@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 
 from sorter_common.model_input import to_model_input
 from training.split import read_lst
+
+if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
+    from numpy.typing import NDArray
 
 
 def read_bgr(path: Path) -> NDArray[Any]:

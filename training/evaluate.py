@@ -12,15 +12,20 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 from tqdm import tqdm
 
+from sorter_common.artifact import LABELS_FILE
+from sorter_common.classes import parse_labels
 from sorter_common.model_input import to_model_input
 from training import archive, data, runtime
+from training.errors import UsageError
 from training.split import read_lst
+
+if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
+    from numpy.typing import NDArray
 
 EVALUATION_FILE = "evaluation.json"
 CONFUSION_PNG = "confusion_matrix.png"
@@ -212,6 +217,14 @@ def evaluate(
         predictor = runtime.load_predictor(Path(scratch), runtime_name)
         probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
     classes: list[str] = list(info["classes"])
+    # The .lst labels index the dataset's classes, the predictions the model's: they must agree.
+    labels_file = data_dir / LABELS_FILE
+    if labels_file.is_file() and parse_labels(labels_file.read_text(encoding="utf-8")) != classes:
+        dataset_classes = parse_labels(labels_file.read_text(encoding="utf-8"))
+        raise UsageError(
+            f"the model was trained on {classes} but {data_dir} holds {dataset_classes}: "
+            "evaluate a dataset prepared with the model's classes"
+        )
     truth = [label for label, _ in rows]
     matrix = confusion_matrix(truth, list(probabilities.argmax(axis=1)), len(classes))
     document = metrics_document(matrix, classes, str(info.get("version", "")), runtime_name, split)

@@ -103,9 +103,9 @@ def _copy_name(image: GoodImage, root_relative: str) -> str:
 
 
 def _iter_rows(split: dict[str, list[str]], classes: list[str]) -> Iterator[tuple[int, str]]:
-    for class_id in classes:
+    for index, class_id in enumerate(classes):  # classes are sorted: the position is the class index
         for relative in split[class_id]:
-            yield classes.index(class_id), relative
+            yield index, relative
 
 
 def prepare_dataset(
@@ -138,6 +138,11 @@ def prepare_dataset(
         for class_id, images in inventory.images.items():
             for image in images:
                 key = _copy_name(image, image.relative)
+                if key in by_key:
+                    # a/b.jpg and a__b.jpg flatten alike: tell them apart by their content, so no
+                    # image is lost or lands in two splits.
+                    stem, dot, suffix = key.rpartition(".")
+                    key = f"{stem}-{image.sha256[:12]}{dot}{suffix}" if dot else f"{key}-{image.sha256[:12]}"
                 by_key[key] = image
                 keys_by_class.setdefault(class_id, []).append(key)
         splits = stratified_split(keys_by_class, fractions, seed)

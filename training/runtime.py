@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
 from sorter_common.artifact import ONNX_FILE, PARAMS_FILE, SYMBOL_FILE
 from sorter_common.model_input import INPUT_NAME
+
+if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
+    from numpy.typing import NDArray
 
 RUNTIMES = ("mxnet", "onnx")
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import jsonschema
 import numpy as np
 import pytest
 
-from training.evaluate import EVALUATION_SCHEMA, confusion_matrix, metrics_document, plot_confusion
+from training.errors import UsageError
+from training.evaluate import EVALUATION_SCHEMA, confusion_matrix, evaluate, metrics_document, plot_confusion
 
 CLASSES = ["compost", "landfill", "recycling"]
 
@@ -48,3 +50,12 @@ def test_confusion_png(tmp_path: Path) -> None:
 
     with Image.open(tmp_path / "cm.png") as image:
         assert image.format == "PNG" and min(image.size) >= 300
+
+
+def test_a_dataset_of_other_classes_is_refused_not_scored(demo_model: Path, demo_data: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data, data)
+    (data / "labels.txt").write_text("glass\nmetal\npaper\n")
+    with pytest.raises(UsageError, match="trained on \\['compost', 'landfill', 'recycling'\\]"):
+        evaluate(demo_model, data, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "evaluation.json").exists()

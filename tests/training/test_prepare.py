@@ -182,3 +182,19 @@ def test_prepare_bad_arguments_exit_2_with_one_line(
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(message.format(tmp=tmp_path))
+
+
+def test_nested_and_flat_names_that_flatten_alike_both_keep_their_own_image(sample_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(sample_dir, source)
+    (source / "recycling" / "a").mkdir()
+    # Two new images, unlike every other (no duplicate removal can hide a lost one).
+    Image.new("RGB", (128, 128), (1, 2, 3)).save(source / "recycling" / "a" / "b.png")
+    Image.new("RGB", (128, 128), (250, 251, 252)).save(source / "recycling" / "a__b.png")
+    result = prepare_dataset(source, tmp_path / "out", seed=1, progress=False)
+    listed = [rel for split in SPLITS for _, rel in read_lst(tmp_path / "out" / (split + ".lst"))]
+    assert len(listed) == len(set(listed)) == sum(result.manifest["totals"].values())
+    copies = {hashlib.sha256((tmp_path / "out" / rel).read_bytes()).hexdigest() for rel in listed}
+    assert len(copies) == len(listed), "every listed file is a different image"
+    originals = [source / "recycling" / "a" / "b.png", source / "recycling" / "a__b.png"]
+    assert {hashlib.sha256(path.read_bytes()).hexdigest() for path in originals} <= copies
