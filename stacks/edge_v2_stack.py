@@ -3,9 +3,11 @@ thing group of sorter cameras and its deployment, the core devices' access, and 
 
 No model yet: the application depends on the model component (">=0.1.0"), which a deployment
 that does not list it resolves to the newest version in the account. Until the first approval
-(or greengrassInitialModelKey) there is none, the deployment waits on the devices, and the
-promotion Lambda's first revision completes it. Later stack updates never roll a promoted model
-back, because the stack's deployment never pins one.
+(or greengrassInitialModelKey) there is none, so the stack's deployment fails on the devices
+(and rolls back); the promotion Lambda's first revision, which lists the model, succeeds. The
+stack's deployment never pins a model, but a later stack update replaces the Lambda's revision
+and the devices take the newest approved model again: a deliberate rollback to an older model is
+kept only until the next `cdk deploy`.
 """
 
 from __future__ import annotations
