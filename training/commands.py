@@ -87,6 +87,9 @@ def _configure_upload(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("destination", metavar="S3_URI", help="s3://deeplens-<name>/<prefix>")
     parser.add_argument("--dry-run", action="store_true", help="say what would be uploaded, upload nothing")
     parser.add_argument(
+        "--delete", action="store_true", help="delete objects under the prefix that are no longer in DIR"
+    )
+    parser.add_argument(
         "--ready", action="store_true", help="write the _READY marker last, which starts the training pipeline"
     )
 
@@ -94,10 +97,15 @@ def _configure_upload(parser: argparse.ArgumentParser) -> None:
 def _run_upload(args: argparse.Namespace) -> int:
     from training.upload import upload_folder
 
-    report = upload_folder(args.folder, args.destination, dry_run=args.dry_run, mark_ready=args.ready)
+    report = upload_folder(
+        args.folder, args.destination, dry_run=args.dry_run, mark_ready=args.ready, delete_missing=args.delete
+    )
     verb = "would upload" if report.dry_run else "uploaded"
     counts = f"{len(report.uploaded)} file(s) ({report.bytes_uploaded} bytes)"
     print(f"{verb} {counts}, skipped {len(report.skipped)} unchanged")
+    if report.deleted:
+        deleting = "would delete" if report.dry_run else "deleted"
+        print(f"{deleting} {len(report.deleted)} object(s) no longer in {args.folder}")
     if report.ready_marker:
         print(f"marked ready: {report.ready_marker} (the training pipeline starts on it)")
     return 0

@@ -24,13 +24,20 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
 
 
 def split_counts(count: int, fractions: Sequence[float]) -> tuple[int, int, int]:
-    """How many of count items go to each split; every non-empty split gets at least one item."""
+    """How many of count items go to each split: train always gets one, and every other non-empty
+    split gets at least one item when there are three or more."""
     validation = round(count * fractions[1])
     test = round(count * fractions[2])
     if fractions[1] > 0 and count >= 3:
         validation = max(1, validation)
     if fractions[2] > 0 and count >= 3:
         test = max(1, test)
+    # Training needs at least one image of every class: take it from the larger other split.
+    while count > 0 and count - validation - test < 1:
+        if validation >= test:
+            validation -= 1
+        else:
+            test -= 1
     train = count - validation - test
     return (train, validation, test)
 

@@ -29,6 +29,7 @@ class UploadReport:
     bytes_uploaded: int = 0
     dry_run: bool = False
     ready_marker: str | None = None
+    deleted: list[str] = field(default_factory=list)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -77,11 +78,14 @@ def upload_folder(
     multipart_threshold: int = 8 * MIB,
     multipart_chunksize: int = 8 * MIB,
     mark_ready: bool = False,
+    delete_missing: bool = False,
 ) -> UploadReport:
     """Upload every file under folder to the S3 prefix; files already there unchanged are skipped.
 
-    With mark_ready, a `_READY` object is written last: the training stack starts the pipeline
-    on it, so a half-finished upload never trains.
+    With delete_missing, objects under the prefix that are no longer in folder are deleted (the
+    bucket is versioned, so they stay recoverable): a cleaned dataset then trains without the
+    images taken out. With mark_ready, a `_READY` object is written last: the training stack
+    starts the pipeline on it, so a half-finished upload never trains.
     """
     bucket, prefix = parse_s3_uri(uri)
     if not folder.is_dir():
@@ -125,8 +129,15 @@ def upload_folder(
                 bar.update(path.stat().st_size)
             report.uploaded.append(key)
             report.bytes_uploaded += path.stat().st_size
+    marker = "/".join(part for part in (prefix, DATASET_READY_MARKER) if part)
+    if delete_missing:
+        kept = set(report.uploaded) | set(report.skipped) | {marker}
+        report.deleted = sorted(key for key in existing if key not in kept)
+        if not dry_run:
+            for start in range(0, len(report.deleted), 1000):  # DeleteObjects takes 1000 keys a call
+                batch = [{"Key": key} for key in report.deleted[start : start + 1000]]
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     if mark_ready and not dry_run:
-        marker = "/".join(part for part in (prefix, DATASET_READY_MARKER) if part)
         s3.put_object(Bucket=bucket, Key=marker, Body=b"")
         report.ready_marker = marker
     return report

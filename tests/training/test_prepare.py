@@ -198,3 +198,11 @@ def test_nested_and_flat_names_that_flatten_alike_both_keep_their_own_image(samp
     assert len(copies) == len(listed), "every listed file is a different image"
     originals = [source / "recycling" / "a" / "b.png", source / "recycling" / "a__b.png"]
     assert {hashlib.sha256(path.read_bytes()).hexdigest() for path in originals} <= copies
+
+
+@pytest.mark.parametrize(
+    ("count", "fractions"), [(3, (0.01, 0.5, 0.49)), (1, (0.1, 0.45, 0.45)), (4, (0.02, 0.49, 0.49))]
+)
+def test_every_class_keeps_at_least_one_training_image(count: int, fractions: tuple[float, float, float]) -> None:
+    train, validation, test = split_counts(count, fractions)
+    assert train >= 1 and min(validation, test) >= 0 and train + validation + test == count

@@ -112,3 +112,26 @@ def test_ready_marker_is_written_last_and_only_when_asked(s3: Any, folder: Path)
     marker = s3.head_object(Bucket=BUCKET, Key="datasets/kitchen/_READY")
     newest_data = max(s3.head_object(Bucket=BUCKET, Key=key)["LastModified"] for key in report.skipped)
     assert marker["ContentLength"] == 0 and marker["LastModified"] >= newest_data
+
+
+def test_delete_removes_only_what_left_the_folder_and_dry_run_deletes_nothing(s3: Any, folder: Path) -> None:
+    uri = f"s3://{BUCKET}/datasets/kitchen"
+    upload_folder(folder, uri, s3=s3, progress=False, mark_ready=True)
+    (folder / "big.bin").unlink()
+    s3.put_object(Bucket=BUCKET, Key="datasets/other/keep.jpg", Body=b"x")  # another dataset: untouched
+
+    def keys() -> set[str]:
+        return {entry["Key"] for entry in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+
+    dry = upload_folder(folder, uri, s3=s3, progress=False, dry_run=True, delete_missing=True)
+    assert dry.deleted == ["datasets/kitchen/big.bin"] and "datasets/kitchen/big.bin" in keys()
+    plain = upload_folder(folder, uri, s3=s3, progress=False)
+    assert plain.deleted == [] and "datasets/kitchen/big.bin" in keys()
+    report = upload_folder(folder, uri, s3=s3, progress=False, delete_missing=True)
+    assert report.deleted == ["datasets/kitchen/big.bin"]
+    assert keys() == {
+        "datasets/kitchen/images/compost/a.jpg",
+        "datasets/kitchen/train.lst",
+        "datasets/kitchen/_READY",
+        "datasets/other/keep.jpg",
+    }
