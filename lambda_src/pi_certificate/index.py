@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import urllib.request
 from typing import Any
 
@@ -29,6 +30,9 @@ for _noisy in ("boto3", "botocore", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 CERTIFICATE_ID_TAG = "iot-certificate-id"
+# The CloudFormation request that made the secret: a retried Create finds its own earlier work.
+REQUEST_ID_TAG = "cloudformation-request-id"
+SEND_ATTEMPTS = 3
 _CERTIFICATE_ID = re.compile(r"^[0-9a-f]{64}$")
 _NOT_FOUND = ("ResourceNotFoundException",)
 
@@ -52,7 +56,22 @@ def _result(physical_id: str, certificate: dict[str, Any], secret_arn: str) -> d
     }
 
 
-def _create(props: dict[str, Any], clients: Clients) -> dict[str, Any]:
+def _made_by(request_id: str, secret_name: str, clients: Clients) -> str | None:
+    """The certificate id of a secret this very request made earlier (Lambda retried us), else None."""
+    try:
+        tags = clients.secrets.describe_secret(SecretId=secret_name).get("Tags", [])
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _NOT_FOUND:
+            return None
+        raise
+    values = {tag["Key"]: tag["Value"] for tag in tags}
+    return values.get(CERTIFICATE_ID_TAG) if values.get(REQUEST_ID_TAG) == request_id else None
+
+
+def _create(props: dict[str, Any], clients: Clients, request_id: str) -> dict[str, Any]:
+    earlier = _made_by(request_id, props["SecretName"], clients)
+    if earlier is not None:  # our response never reached CloudFormation: answer again, make nothing
+        return _existing(earlier, props, clients)
     created = clients.iot.create_keys_and_certificate(setAsActive=True)
     certificate_id = created["certificateId"]
     try:
@@ -60,7 +79,10 @@ def _create(props: dict[str, Any], clients: Clients) -> dict[str, Any]:
             Name=props["SecretName"],
             Description=f"Private key of AWS IoT certificate {certificate_id} (thing {props['ThingName']})",
             SecretString=created["keyPair"]["PrivateKey"],
-            Tags=[{"Key": CERTIFICATE_ID_TAG, "Value": certificate_id}],
+            Tags=[
+                {"Key": CERTIFICATE_ID_TAG, "Value": certificate_id},
+                {"Key": REQUEST_ID_TAG, "Value": request_id},
+            ],
         )
     except ClientError:
         # Without its key the certificate is useless: remove it rather than leave an orphan.
@@ -125,11 +147,11 @@ def handle(event: dict[str, Any], clients: Clients) -> dict[str, Any]:
     request = event["RequestType"]
     props = event["ResourceProperties"]
     if request == "Create":
-        return _create(props, clients)
+        return _create(props, clients, event["RequestId"])
     physical_id = event["PhysicalResourceId"]
     if request == "Update":
         if props["SecretName"] != event["OldResourceProperties"]["SecretName"]:
-            return _create(props, clients)  # a replacement: CloudFormation deletes the old one
+            return _create(props, clients, event["RequestId"])  # a replacement: CloudFormation deletes the old one
         return _existing(physical_id, props, clients)
     if request == "Delete":
         return _delete(physical_id, props, clients)
@@ -151,11 +173,20 @@ def response_body(event: dict[str, Any], status: str, result: dict[str, Any], re
     ).encode()
 
 
-def send(url: str, body: bytes) -> None:
-    # The pre-signed S3 URL CloudFormation waits on; an empty Content-Type is what it signs.
+def send(url: str, body: bytes, wait_s: float = 1.0) -> None:
+    # The pre-signed S3 URL CloudFormation waits on; an empty Content-Type is what it signs. A
+    # lost response would leave the stack waiting an hour, so a failed PUT is tried again.
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+            return
+        except OSError as error:  # URLError and timeouts are OSErrors
+            if attempt == SEND_ATTEMPTS:
+                raise
+            LOG.warning("sending the response failed (%s); attempt %d of %d", error, attempt + 1, SEND_ATTEMPTS)
+            time.sleep(wait_s * attempt)
 
 
 def handler(event: dict[str, Any], context: Any, clients: Clients | None = None) -> None:

@@ -192,3 +192,38 @@ def test_a_create_that_cannot_store_the_key_fails_and_leaves_no_certificate(
     assert response["PhysicalResourceId"] == "not-created-request-1"
     assert certificate_ids(clients) == []
     assert clients.secrets.get_secret_value(SecretId=SECRET)["SecretString"] == "already here"
+
+
+def test_a_retried_create_answers_again_and_makes_no_second_certificate(clients: Clients) -> None:
+    first = index.handle(event("Create"), clients)
+    again = index.handle(event("Create"), clients)  # Lambda retried: the response never arrived
+    assert again == first
+    assert certificate_ids(clients) == [first["PhysicalResourceId"]]
+
+
+def test_a_failed_response_put_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[bytes] = []
+
+    class Response:
+        def __enter__(self) -> Response:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return b""
+
+    def urlopen(request: Any, timeout: float) -> Response:
+        attempts.append(request.data)
+        if len(attempts) < 3:
+            raise OSError("connection reset")
+        return Response()
+
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
+    index.send("https://example/presigned", b"{}", wait_s=0)
+    assert attempts == [b"{}"] * 3
+    attempts.clear()
+    monkeypatch.setattr(index, "SEND_ATTEMPTS", 2)
+    with pytest.raises(OSError, match="connection reset"):
+        index.send("https://example/presigned", b"{}", wait_s=0)
