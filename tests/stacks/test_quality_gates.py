@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -74,7 +75,15 @@ def normalized(value: Any) -> Any:
     """The template without what changes on every unrelated edit: asset hashes and CDK metadata."""
     if isinstance(value, dict):
         # Keys too: a Lambda version's logical id ends in a hash of the function's code.
-        return {normalized(key): normalized(item) for key, item in value.items() if key != "CDKMetadata"}
+        result = {normalized(key): normalized(item) for key, item in value.items() if key != "CDKMetadata"}
+        if isinstance(result.get("Statement"), list):
+            # IAM merges and orders statements and their resources by the rendered ARNs, asset
+            # hashes included: the order follows code changes but means nothing.
+            for statement in result["Statement"]:
+                if isinstance(statement.get("Resource"), list):
+                    statement["Resource"] = sorted(statement["Resource"], key=json.dumps)
+            result["Statement"] = sorted(result["Statement"], key=json.dumps)
+        return result
     if isinstance(value, list):
         return [normalized(item) for item in value]
     if isinstance(value, str):
