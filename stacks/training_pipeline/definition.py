@@ -176,31 +176,39 @@ def _build_definition(settings: PipelineSettings) -> str:
     )
     bundle_input = ProcessingInput(source=_PLACEHOLDER_OF["SourceBundleUri"], destination=BUNDLE_MOUNT)
 
-    # Prepare: the same code as `python -m training prepare`, over datasets/<DatasetName>/.
-    prepare = ProcessingStep(
-        PREPARE_STEP,
-        step_args=processor.run(
+    def processing_args(arguments: list[str], inputs: list[Any], output: str, output_prefix: str) -> Any:
+        """`python -m training <arguments>` in the container, with the code bundle mounted and
+        /opt/ml/processing/output/<output> kept under <output_prefix><execution id>/."""
+        return processor.run(
             code=_PLACEHOLDER_OF["EntryScriptUri"],
-            inputs=[
-                bundle_input,
-                ProcessingInput(
-                    source=_s3(DATASETS_PREFIX, dataset_name, "/"), destination=f"{PROCESSING_ROOT}/input/images"
-                ),
-            ],
+            inputs=[bundle_input, *inputs],
             outputs=[
                 ProcessingOutput(
-                    output_name="prepared",
-                    source=f"{PROCESSING_ROOT}/output/prepared",
-                    destination=_s3(PREPARED_PREFIX, execution, "/"),
+                    output_name=output,
+                    source=f"{PROCESSING_ROOT}/output/{output}",
+                    destination=_s3(output_prefix, execution, "/"),
                 )
             ],
-            arguments=[
+            arguments=arguments,
+        )
+
+    # Prepare: the same code as `python -m training prepare`, over datasets/<DatasetName>/.
+    images = ProcessingInput(
+        source=_s3(DATASETS_PREFIX, dataset_name, "/"), destination=f"{PROCESSING_ROOT}/input/images"
+    )
+    prepare = ProcessingStep(
+        PREPARE_STEP,
+        step_args=processing_args(
+            [
                 "prepare",
-                f"{PROCESSING_ROOT}/input/images",
+                images.destination,
                 f"{PROCESSING_ROOT}/output/prepared",
                 "--classes",
                 ",".join(settings.classes),
             ],
+            [images],
+            "prepared",
+            PREPARED_PREFIX,
         ),
     )
     prepared_uri = prepare.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
@@ -237,28 +245,20 @@ def _build_definition(settings: PipelineSettings) -> str:
     model_uri = train.properties.ModelArtifacts.S3ModelArtifacts
 
     report = PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path=EVALUATION_FILE)
+    model_input = ProcessingInput(source=model_uri, destination=f"{PROCESSING_ROOT}/input/model")
+    data_input = ProcessingInput(source=prepared_uri, destination=f"{PROCESSING_ROOT}/input/data")
     evaluate = ProcessingStep(
         EVALUATE_STEP,
-        step_args=processor.run(
-            code=_PLACEHOLDER_OF["EntryScriptUri"],
-            inputs=[
-                bundle_input,
-                ProcessingInput(source=model_uri, destination=f"{PROCESSING_ROOT}/input/model"),
-                ProcessingInput(source=prepared_uri, destination=f"{PROCESSING_ROOT}/input/data"),
-            ],
-            outputs=[
-                ProcessingOutput(
-                    output_name="evaluation",
-                    source=f"{PROCESSING_ROOT}/output/evaluation",
-                    destination=_s3(EVALUATION_PREFIX, execution, "/"),
-                )
-            ],
-            arguments=[
+        step_args=processing_args(
+            [
                 "evaluate",
-                f"{PROCESSING_ROOT}/input/model/model.tar.gz",
-                f"{PROCESSING_ROOT}/input/data",
+                f"{model_input.destination}/model.tar.gz",
+                data_input.destination,
                 f"{PROCESSING_ROOT}/output/evaluation",
             ],
+            [model_input, data_input],
+            "evaluation",
+            EVALUATION_PREFIX,
         ),
         property_files=[report],
     )
