@@ -130,10 +130,14 @@ def _refusal_hint(error: BaseException, settings: MqttSettings) -> str | None:
     """A clear sentence when the error means our identity was refused, else None."""
     name = getattr(error, "name", "")
     if name.startswith("AWS_IO_TLS") or name.startswith("AWS_IO_FILE") or "CERT" in name or "PEM" in name:
+        # Our files loaded (checked before connecting), so either the broker's certificate does not
+        # verify against our CA (the probe tells at once) or the broker refused our certificate.
+        reason = server_verification_failure(settings)
+        if reason is not None:
+            return str(_untrusted_server(settings, reason))
         return (
             f"TLS with {settings.endpoint}:{settings.port} failed ({name}): the broker does not trust the client "
-            f"certificate {settings.cert} (not registered, inactive or from another CA), or the server's "
-            f"certificate is not signed by {settings.ca}, or the key {settings.key} does not match"
+            f"certificate {settings.cert} (not registered, inactive or from another CA)"
         )
     if name.startswith("AWS_ERROR_MQTT_CONNECTION_REFUSED"):
         return (
