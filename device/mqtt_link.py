@@ -5,12 +5,23 @@ are away; the CRT reconnects with exponential backoff after a lost connection, a
 broker has forgotten our session (a restarted broker) we subscribe again ourselves.
 The first connection is not retried by the CRT, so connect_with_backoff does that, and gives up
 at once on a TLS or authorization refusal, which no retry can fix.
+
+Bad credentials are named, file by file, before any connection: awscrt reports an unreadable
+PEM as a bare RuntimeError ("AWS_ERROR_INVALID_ARGUMENT") that says nothing of which file. A CA
+that did not sign the broker is slow to show: s2n delays a failed TLS negotiation by 10-30 s
+(its "blinding" against timing attacks), longer than our connect timeout, so a timed-out
+attempt is kept and waited on again (a second connect() would fail with "Connection already in
+progress"), and a plain TLS probe without a client certificate tells at once whether the
+broker's certificate verifies against our CA file.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
+import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict
 
 from awscrt import exceptions as crt_exceptions
+from awscrt import io as crt_io
 from awscrt import mqtt
 from awsiot import mqtt_connection_builder
 
@@ -51,14 +63,81 @@ class MqttSettings:
     connect_timeout_s: float = 10.0
 
 
+PROBE_TIMEOUT_S = 5.0
+_CERTIFICATE_PEM = "-----BEGIN CERTIFICATE-----"
+_PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def check_credential_files(settings: MqttSettings) -> None:
+    """Raise ConnectionRefused naming the first credential file that cannot be what it should be."""
+    roles = (
+        (settings.cert, "client certificate", _CERTIFICATE_PEM),
+        (settings.key, "private key", _PRIVATE_KEY_PEM),
+        (settings.ca, "CA certificate", _CERTIFICATE_PEM),
+    )
+    for path, role, marker in roles:
+        try:
+            text = Path(path).read_bytes().decode("ascii", errors="replace")
+        except FileNotFoundError:
+            raise ConnectionRefused(f"the {role} file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ConnectionRefused(f"the {role} file {path} is a folder, not a PEM file") from None
+        except OSError as error:
+            raise ConnectionRefused(f"cannot read the {role} file {path}: {error.strerror}") from None
+        found = marker in text if isinstance(marker, str) else marker.search(text) is not None
+        if not found:
+            expected = marker if isinstance(marker, str) else "-----BEGIN PRIVATE KEY-----"
+            raise ConnectionRefused(f"the {role} file {path} is not PEM (no {expected} line)")
+
+
+def _ca_loads(ca: Path) -> bool:
+    """Whether the CRT accepts ca as a trust store on its own (tells a bad CA from a bad cert/key pair)."""
+    try:
+        options = crt_io.TlsContextOptions()
+        options.override_default_trust_store_from_path(None, str(ca))
+        crt_io.ClientTlsContext(options)
+    except (crt_exceptions.AwsCrtError, RuntimeError, ValueError):
+        return False
+    return True
+
+
+def server_verification_failure(settings: MqttSettings) -> str | None:
+    """Why the broker's certificate does not verify against settings.ca, or None if it does or we cannot tell.
+
+    A plain TLS handshake without a client certificate: OpenSSL reports a server it cannot
+    verify at once, where the CRT takes up to 30 s to say only "negotiation failed".
+    """
+    try:
+        context = ssl.create_default_context(cafile=str(settings.ca))
+        address = (settings.endpoint, settings.port)
+        raw = socket.create_connection(address, timeout=PROBE_TIMEOUT_S)
+        with raw, context.wrap_socket(raw, server_hostname=settings.endpoint):
+            return None
+    except ssl.SSLCertVerificationError as error:
+        return str(error.verify_message or error.reason)
+    except (OSError, ssl.SSLError, ValueError):
+        return None  # unreachable, or refused for another reason: not evidence against the CA
+
+
+def _untrusted_server(settings: MqttSettings, reason: str) -> ConnectionRefused:
+    return ConnectionRefused(
+        f"the broker {settings.endpoint}:{settings.port} presents a certificate that the CA file {settings.ca} "
+        f"did not sign ({reason}): use the CA of that broker (AmazonRootCA1.pem for AWS IoT Core)"
+    )
+
+
 def _refusal_hint(error: BaseException, settings: MqttSettings) -> str | None:
     """A clear sentence when the error means our identity was refused, else None."""
     name = getattr(error, "name", "")
     if name.startswith("AWS_IO_TLS") or name.startswith("AWS_IO_FILE") or "CERT" in name or "PEM" in name:
+        # Our files loaded (checked before connecting), so either the broker's certificate does not
+        # verify against our CA (the probe tells at once) or the broker refused our certificate.
+        reason = server_verification_failure(settings)
+        if reason is not None:
+            return str(_untrusted_server(settings, reason))
         return (
             f"TLS with {settings.endpoint}:{settings.port} failed ({name}): the broker does not trust the client "
-            f"certificate {settings.cert} (not registered, inactive or from another CA), or the server's "
-            f"certificate is not signed by {settings.ca}, or the key {settings.key} does not match"
+            f"certificate {settings.cert} (not registered, inactive or from another CA)"
         )
     if name.startswith("AWS_ERROR_MQTT_CONNECTION_REFUSED"):
         return (
@@ -79,15 +158,17 @@ class MqttLink:
         self._on_message = on_message
         self._on_event = on_event or (lambda name, details: None)
         self._filters: list[str] = []
-        for path in (settings.cert, settings.key, settings.ca):
-            if not Path(path).is_file():
-                raise ConnectionRefused(f"credential file {path} does not exist")
+        self._pending: Future[Any] | None = None  # a connect() still in flight after its timeout
+        check_credential_files(settings)
         try:
             self._connection = self._build()
-        except crt_exceptions.AwsCrtError as error:  # unreadable PEM, key not matching the certificate...
+        except (crt_exceptions.AwsCrtError, RuntimeError):  # awscrt raises both for unusable PEMs
+            if not _ca_loads(settings.ca):
+                raise ConnectionRefused(f"the CA certificate file {settings.ca} is not a usable PEM file") from None
             raise ConnectionRefused(
-                f"cannot load the client credentials {settings.cert}, {settings.key}, {settings.ca}: {error.name}"
-            ) from error
+                f"the private key {settings.key} does not belong to the client certificate {settings.cert} "
+                "(or one of them is corrupt)"
+            ) from None
         # One handler for every message, not one per subscription: with a kept session the broker
         # may deliver before subscribe() has run again, and the CRT would call both kinds.
         self._connection.on_message(self._message)
@@ -111,16 +192,30 @@ class MqttLink:
         )
 
     def connect(self) -> bool:
-        """Connect once; returns whether the broker kept our session. Raises ConnectionRefused/BrokerUnreachable."""
+        """Connect once; returns whether the broker kept our session. Raises ConnectionRefused/BrokerUnreachable.
+
+        An attempt that timed out is still in flight in the CRT: the next call waits for it
+        instead of starting another.
+        """
+        if self._pending is None:
+            self._pending = self._connection.connect()
         try:
-            result = self._connection.connect().result(self.settings.connect_timeout_s)
+            result = self._pending.result(self.settings.connect_timeout_s)
+        except (TimeoutError, concurrent.futures.TimeoutError) as error:  # the same class only from 3.11
+            reason = server_verification_failure(self.settings)
+            if reason is not None:
+                raise _untrusted_server(self.settings, reason) from None
+            seconds = self.settings.connect_timeout_s
+            raise BrokerUnreachable(
+                f"{self.settings.endpoint}:{self.settings.port}: no answer within {seconds:.0f} s"
+            ) from error
         except crt_exceptions.AwsCrtError as error:
+            self._pending = None
             hint = _refusal_hint(error, self.settings)
             if hint is not None:
-                raise ConnectionRefused(hint) from error
+                raise ConnectionRefused(hint) from None
             raise BrokerUnreachable(f"{self.settings.endpoint}:{self.settings.port}: {error.name}") from error
-        except (TimeoutError, concurrent.futures.TimeoutError) as error:  # the same class only from 3.11
-            raise BrokerUnreachable(f"{self.settings.endpoint}:{self.settings.port}: no answer in time") from error
+        self._pending = None
         session_present = bool(result["session_present"])
         self._on_event("connected", {"session_present": session_present})
         return session_present
@@ -135,10 +230,10 @@ class MqttLink:
             if topic_filter not in self._filters:
                 self._filters.append(topic_filter)
 
-    def publish(self, topic: str, payload: bytes) -> Future[Any]:
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> Future[Any]:
         """Publish at QoS 1; the future completes when the broker acknowledges (PUBACK)."""
         future: Future[Any]
-        future, _packet_id = self._connection.publish(topic, payload, mqtt.QoS.AT_LEAST_ONCE)
+        future, _packet_id = self._connection.publish(topic, payload, mqtt.QoS.AT_LEAST_ONCE, retain=retain)
         return future
 
     def disconnect(self, timeout: float = 5.0) -> None:

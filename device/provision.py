@@ -1,14 +1,16 @@
-"""`python -m device.provision`: write the Pi's credentials and endpoint into its config folder.
+"""`python -m device.provision`: write the Pi's credentials, endpoint and the project's classes into its config folder.
 
 Runs with the operator's AWS credentials (never on the Pi's own identity): reads the
 TrashSorterIot outputs, fetches the certificate PEM, the private key from Secrets Manager and
-the account's IoT data endpoint, and writes the files the subscriber expects. An existing
-subscriber.toml keeps every setting except endpoint and client_id.
+the account's IoT data endpoint, and writes the files the subscriber expects. The keys this tool
+owns in subscriber.toml (endpoint, client_id, classes, topic_prefix) are rewritten on every run;
+every other setting of an existing file is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -20,13 +22,30 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from device.pi_subscriber.config import CA_FILE, CERT_FILE, CONFIG_FILE, DEFAULT_CONFIG_DIR, DEFAULT_PORT, KEY_FILE
-from sorter_common.iot_identity import IOT_STACK_NAME, OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN, OUTPUT_THING_NAME
+from device.pi_subscriber.config import (
+    CA_FILE,
+    CERT_FILE,
+    CONFIG_FILE,
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_PORT,
+    KEY_FILE,
+    PROVISIONED,
+)
+from sorter_common.classes import ClassListError, normalize_classes
+from sorter_common.iot_identity import (
+    IOT_STACK_NAME,
+    OUTPUT_CERTIFICATE_ID,
+    OUTPUT_CLASSES,
+    OUTPUT_SECRET_ARN,
+    OUTPUT_THING_NAME,
+    OUTPUT_TOPIC_PREFIX,
+)
 
 # Amazon Root CA 1, the CA of AWS IoT Core's ATS endpoints; shipped because a Pi being set up
 # may not reach amazontrust.com, and nothing is downloaded here.
 AMAZON_ROOT_CA = Path(__file__).with_name("AmazonRootCA1.pem")
-_OWNED_KEYS = re.compile(r"^\s*(endpoint|client_id)\s*=")
+_OWNED_KEYS = re.compile(r"^\s*(" + "|".join(PROVISIONED) + r")\s*=")
+_REQUIRED_OUTPUTS = (OUTPUT_THING_NAME, OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN, OUTPUT_CLASSES, OUTPUT_TOPIC_PREFIX)
 
 
 class ProvisionError(Exception):
@@ -39,6 +58,8 @@ class Credentials:
     endpoint: str
     certificate_pem: str
     private_key: str
+    classes: tuple[str, ...]
+    topic_prefix: str
 
 
 def fetch(session: Any, stack: str) -> Credentials:
@@ -52,16 +73,25 @@ def fetch(session: Any, stack: str) -> Credentials:
     except NoCredentialsError:
         raise ProvisionError("no AWS credentials found; set AWS_PROFILE or run `aws configure` first") from None
     except NoRegionError:
-        raise ProvisionError("no AWS region; pass --region or set AWS_REGION") from None
+        # boto3 reads AWS_DEFAULT_REGION or the profile's `region`, not AWS_REGION.
+        raise ProvisionError(
+            "no AWS region; pass --region, set AWS_DEFAULT_REGION, or set region in your AWS profile (`aws configure`)"
+        ) from None
     except ClientError as error:
         raise ProvisionError(f"AWS refused {error.operation_name}: {error.response['Error'].get('Message')}") from None
     except BotoCoreError as error:
         raise ProvisionError(str(error)) from None
+    try:
+        classes = tuple(normalize_classes(outputs[OUTPUT_CLASSES].split(",")))
+    except ClassListError as error:
+        raise ProvisionError(f"stack {stack} output {OUTPUT_CLASSES} is not a class list: {error}") from None
     return Credentials(
         thing_name=outputs[OUTPUT_THING_NAME],
         endpoint=endpoint,
         certificate_pem=certificate["certificateDescription"]["certificatePem"],
         private_key=key["SecretString"],
+        classes=classes,
+        topic_prefix=outputs[OUTPUT_TOPIC_PREFIX],
     )
 
 
@@ -75,9 +105,12 @@ def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
             ) from None
         raise
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
-    missing = [key for key in (OUTPUT_THING_NAME, OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN) if key not in outputs]
+    missing = [key for key in _REQUIRED_OUTPUTS if key not in outputs]
     if missing:
-        raise ProvisionError(f"stack {stack} has no output {missing[0]}; is it the TrashSorterIot stack?")
+        raise ProvisionError(
+            f"stack {stack} has no output {missing[0]}; is it the TrashSorterIot stack, deployed by this version "
+            f"(`cdk deploy {IOT_STACK_NAME}`)?"
+        )
     return outputs
 
 
@@ -92,13 +125,23 @@ def _write(path: Path, text: str, mode: int) -> None:
     os.replace(temporary, path)
 
 
+def _toml_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid TOML basic string
+
+
 def subscriber_toml(credentials: Credentials, existing: str = "") -> str:
-    """Endpoint and client id first (top-level keys must precede tables); everything else kept."""
-    kept = [line for line in existing.splitlines() if not _OWNED_KEYS.match(line)]
+    """The keys this tool owns first (top-level keys must precede tables); everything else kept."""
+    kept = [
+        line for line in existing.splitlines()
+        if not _OWNED_KEYS.match(line) and not line.startswith("# endpoint, client_id, classes")
+        and not line.startswith("# endpoint and client_id are written")
+    ]
     head = [
-        "# endpoint and client_id are written by `python -m device.provision`.",
-        f'endpoint = "{credentials.endpoint}"',
-        f'client_id = "{credentials.thing_name}"',
+        "# endpoint, client_id, classes and topic_prefix are written by `python -m device.provision`.",
+        f"endpoint = {_toml_string(credentials.endpoint)}",
+        f"client_id = {_toml_string(credentials.thing_name)}",
+        "classes = [" + ", ".join(_toml_string(class_id) for class_id in credentials.classes) + "]",
+        f"topic_prefix = {_toml_string(credentials.topic_prefix)}",
     ]
     if not any(re.match(r"^\s*port\s*=", line) for line in kept):
         head.append(f"port = {DEFAULT_PORT}")

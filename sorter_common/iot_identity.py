@@ -10,6 +10,9 @@ OUTPUT_CERTIFICATE_ARN = "PiCertificateArn"
 OUTPUT_CERTIFICATE_ID = "PiCertificateId"
 OUTPUT_SECRET_ARN = "PiPrivateKeySecretArn"
 OUTPUT_PROVISION_COMMAND = "ProvisionCommand"
+# The project's class ids (comma-separated, sorted) and topic prefix, for the Pi's subscriber.toml.
+OUTPUT_CLASSES = "Classes"
+OUTPUT_TOPIC_PREFIX = "TopicPrefix"
 METRICS_NAMESPACE = "TrashSorter"
 
 

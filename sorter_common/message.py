@@ -84,6 +84,9 @@ def _load(payload: bytes) -> Dict[str, Any]:
         raise MessageError(MessageError.KIND_OVERSIZED, f"{len(payload)} bytes > {MAX_MESSAGE_BYTES}")
     try:
         data = json.loads(payload.decode("utf-8"))
+    except RecursionError:
+        # A few thousand bytes of nested arrays exhaust the parser's recursion limit.
+        raise MessageError(MessageError.KIND_MALFORMED, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise MessageError(MessageError.KIND_MALFORMED, f"not JSON ({error})") from None
     if not isinstance(data, dict):
@@ -102,11 +105,22 @@ def _field(data: Dict[str, Any], name: str, kind: Any) -> Any:
     return value
 
 
+def _number(data: Dict[str, Any], name: str) -> float:
+    value = _field(data, name, (int, float))
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of thousands of digits
+        raise MessageError(MessageError.KIND_MALFORMED, f"field {name!r} is out of range") from None
+    if not math.isfinite(number):
+        raise MessageError(MessageError.KIND_MALFORMED, f"field {name!r} is not a finite number")
+    return number
+
+
 def parse_prediction(payload: bytes, classes: Optional[Sequence[str]] = None) -> Prediction:
     """Validate a prediction payload; with classes given, an unknown label is refused too."""
     data = _load(payload)
     label = _field(data, "label", str)
-    confidence = float(_field(data, "confidence", (int, float)))
+    confidence = _number(data, "confidence")
     if not 0.0 <= confidence <= 1.0:
         raise MessageError(MessageError.KIND_MALFORMED, f"confidence {confidence} outside 0..1")
     raw_top = _field(data, "top", list)
@@ -120,7 +134,7 @@ def parse_prediction(payload: bytes, classes: Optional[Sequence[str]] = None) ->
             and not isinstance(entry[1], bool)
         ):
             raise MessageError(MessageError.KIND_MALFORMED, "'top' entries must be [label, probability]")
-        top.append((entry[0], float(entry[1])))
+        top.append((entry[0], _number({"top": entry[1]}, "top")))
     if classes is not None and label != UNSURE and label not in classes:
         raise MessageError(MessageError.KIND_UNKNOWN_LABEL, f"label {label!r} is not one of {list(classes)}")
     seq = _field(data, "seq", int)
@@ -129,7 +143,7 @@ def parse_prediction(payload: bytes, classes: Optional[Sequence[str]] = None) ->
     return Prediction(
         device=_field(data, "device", str),
         seq=seq,
-        ts=float(_field(data, "ts", (int, float))),
+        ts=_number(data, "ts"),
         label=label,
         confidence=confidence,
         top=top,
@@ -145,7 +159,7 @@ def parse_status(payload: bytes) -> Status:
     detail = data.get("detail", "")
     return Status(
         device=_field(data, "device", str),
-        ts=float(_field(data, "ts", (int, float))),
+        ts=_number(data, "ts"),
         state=state,
         detail=detail if isinstance(detail, str) else "",
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 
+from stacks import checkov
 from stacks.config import EDGE_TARGET_DEEPLENS, EDGE_TARGET_GREENGRASS_V2, TrashSorterConfig
 from stacks.data_stack import DataStack, data_bucket_name
 from stacks.iot_stack import IotStack
@@ -84,4 +85,5 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
             description="Trash sorter (legacy deeplens target): DeepLens inference Lambda and its Greengrass V1 group",
         )
     cdk.Tags.of(app).add("project", PROJECT_TAG)
+    cdk.Aspects.of(app).add(checkov.ProjectPolicies())
     return TrashSorterStacks(data=data, iot=iot, training=training, deeplens=deeplens, edge_v2=edge_v2)

@@ -18,6 +18,7 @@ from typing import Any
 from sorter_common.bucket_layout import BUCKET_PREFIX, MODELS_PREFIX
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
+from stacks.schedule_expression import ScheduleError, check_schedule
 
 CONTEXT_KEY = "trashSorter"
 EDGE_TARGET_GREENGRASS_V2 = "greengrass-v2"
@@ -210,13 +211,14 @@ def _instance_type(value: Any) -> str:
     return instance_type
 
 
-_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$")
-
-
 def _schedule(value: Any) -> str:
     schedule = _text(value)
-    if not _SCHEDULE.match(schedule):
-        raise ValueError("expected an EventBridge expression such as 'rate(7 days)' or 'cron(0 3 ? * SUN *)'")
+    try:
+        check_schedule(schedule)
+    except ScheduleError as error:
+        raise ValueError(
+            f"{error}; expected an EventBridge expression such as 'rate(7 days)' or 'cron(0 3 ? * SUN *)'"
+        ) from None
     return schedule
 
 
@@ -355,8 +357,17 @@ assert {setting.field for setting in SETTINGS} == {field.name for field in field
 _CONFIG_LIKE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 
 
+def _spelling(key: str) -> str:
+    """A key with case, '_' and '-' ignored: BucketName, bucket_name and bucket-name all read bucketname."""
+    return re.sub(r"[-_]", "", key).lower()
+
+
+_KEYS_BY_SPELLING = {_spelling(key): key for key in SETTINGS_BY_KEY}
+
+
 def _unknown_key_error(key: str, where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, list(SETTINGS_BY_KEY), n=1)
+    same = _KEYS_BY_SPELLING.get(_spelling(key))
+    close = [same] if same else difflib.get_close_matches(key, list(SETTINGS_BY_KEY), n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return ConfigError(f"unknown config key '{key}' in {where}; {hint}known keys: {', '.join(SETTINGS_BY_KEY)}")
 
@@ -370,7 +381,8 @@ def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
         if key not in SETTINGS_BY_KEY:
             raise _unknown_key_error(key, f"cdk.json context '{CONTEXT_KEY}'")
     for key in context:
-        if key != CONTEXT_KEY and key not in SETTINGS_BY_KEY and _CONFIG_LIKE_KEY.match(key):
+        looks_like_ours = _CONFIG_LIKE_KEY.match(key) or _spelling(key) in _KEYS_BY_SPELLING
+        if key != CONTEXT_KEY and key not in SETTINGS_BY_KEY and looks_like_ours:
             raise _unknown_key_error(key, "the context (-c)")
 
     values: dict[str, Any] = {}

@@ -13,9 +13,11 @@ from sorter_common.iot_identity import (
     METRICS_NAMESPACE,
     OUTPUT_CERTIFICATE_ARN,
     OUTPUT_CERTIFICATE_ID,
+    OUTPUT_CLASSES,
     OUTPUT_PROVISION_COMMAND,
     OUTPUT_SECRET_ARN,
     OUTPUT_THING_NAME,
+    OUTPUT_TOPIC_PREFIX,
     private_key_secret_name,
 )
 from stacks.config import TrashSorterConfig
@@ -69,6 +71,11 @@ class IotStack(Stack):
                     f" --out {DEFAULT_CONFIG_DIR}",
                 ],
             ),
-            description="Run with your AWS credentials to write the Pi's certificate, key, CA and endpoint",
+            description="Run with your AWS credentials to write the Pi's certificate, key, CA, endpoint and classes",
         )
+        # The Pi shows exactly these classes and subscribes under this prefix (device.provision copies them).
+        CfnOutput(
+            self, OUTPUT_CLASSES, value=",".join(config.classes), description="The project's class ids, comma-separated"
+        )
+        CfnOutput(self, OUTPUT_TOPIC_PREFIX, value=config.topic_prefix, description="The cameras' MQTT topic prefix")
         CfnOutput(self, "DashboardName", value=self.metrics.dashboard.dashboard_name, description="Decisions per bin")

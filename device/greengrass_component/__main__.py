@@ -11,7 +11,9 @@ from types import FrameType
 
 from .runner import ComponentRunner
 from .settings import parse_settings
-from .transports import make_transport
+from .transports import TransportRefused, make_transport
+
+EXIT_REFUSED = 2  # credentials or CA refused: restarting cannot help, so say which file and stop
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,7 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    transport = make_transport(settings, stop)
+    try:
+        transport = make_transport(settings, stop)
+    except TransportRefused as error:
+        logging.getLogger(__name__).error("cannot connect: %s", error)
+        return EXIT_REFUSED
     try:
         return ComponentRunner(settings, transport, stop).run()
     finally:

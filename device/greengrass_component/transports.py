@@ -20,6 +20,10 @@ LOG = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 10.0
 
 
+class TransportRefused(RuntimeError):
+    """The transport cannot start (credentials or CA refused): one line for the log, exit 2, no retry."""
+
+
 class Transport:
     def publish(self, topic: str, payload: bytes) -> None:
         raise NotImplementedError
@@ -88,14 +92,17 @@ class MqttTransport(Transport):
     """Outside Greengrass: device.mqtt_link, the same awsiotsdk connection the Pi uses."""
 
     def __init__(self, settings: ComponentSettings, stop: threading.Event) -> None:
-        from device.mqtt_link import MqttLink, MqttSettings, connect_with_backoff
+        from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
 
         options = settings.mqtt
         assert options is not None
-        self._link = MqttLink(
-            MqttSettings(options.endpoint, options.port, options.cert, options.key, options.ca, options.client_id)
-        )
-        connect_with_backoff(self._link, stop)
+        try:
+            self._link = MqttLink(
+                MqttSettings(options.endpoint, options.port, options.cert, options.key, options.ca, options.client_id)
+            )
+            connect_with_backoff(self._link, stop)
+        except ConnectionRefused as error:
+            raise TransportRefused(str(error)) from None
 
     def publish(self, topic: str, payload: bytes) -> None:
         self._link.publish(topic, payload).result(PUBLISH_TIMEOUT_S)

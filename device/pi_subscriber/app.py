@@ -40,6 +40,7 @@ TICK_S = 0.2  # how often idle/offline/dim transitions and a pending SIGTERM are
 QUEUE_LIMIT = 10_000  # messages waiting to be drawn; beyond this a flood is dropped and counted
 SUBSCRIBE_FIRST_DELAY_S = 1.0  # a subscription that failed on a dropped link or a timeout: retry after this,
 SUBSCRIBE_MAX_DELAY_S = 30.0  # doubling up to this, while the CRT reconnects the link on its own
+KIND_INTERNAL = "unparseable"  # a message the filter itself failed on; counted and logged like any refusal
 
 
 class EventLog:
@@ -168,7 +169,11 @@ class Subscriber:
             self._events.write(name, **details)
             return
         now = time.monotonic()
-        outcome = self._filter.check(name, details)
+        try:
+            outcome = self._filter.check(name, details)
+        except Exception as error:  # no payload may stop the display: a parser bug is one more refusal
+            outcome = Ignored(KIND_INTERNAL, f"{type(error).__name__}: {error}")
+            self._filter.counts[KIND_INTERNAL] += 1
         if isinstance(outcome, Decision):
             prediction = outcome.prediction
             self._state.on_decision(prediction.label, now)
@@ -225,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DisplayError as error:
         log.error("%s", error)
         return EXIT_DISPLAY
-    events = EventLog(config.events_path)
+    try:
+        events = EventLog(config.events_path)
+    except OSError as error:
+        log.error("cannot open the events file %s: %s", config.events_path, error.strerror)
+        renderer.close()
+        return EXIT_CONFIG
     try:
         subscriber = Subscriber(config, renderer, events)
     except ConnectionRefused as error:

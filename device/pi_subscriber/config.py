@@ -3,6 +3,11 @@
 The config folder (default /etc/trash-sorter, written by `python -m device.provision`) holds
 subscriber.toml and the credentials under the file names below, so a provisioned Pi needs no
 flags at all. Relative paths in subscriber.toml are relative to its folder.
+
+The project's class ids and topic prefix come from the deployed stack (provision writes them
+as `classes` and `topic_prefix`): the subscriber accepts exactly those labels, and draws each
+with its [bins.<class>] style, the built-in style of a default class, or the next free entry of
+a default palette.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sorter_common.topics import all_predictions_filter, all_status_filter
+from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
+from sorter_common.topics import DEFAULT_TOPIC_PREFIX, all_predictions_filter, all_status_filter
 
 Colour = tuple[int, int, int]
 
@@ -55,6 +61,14 @@ DEFAULT_BINS: dict[str, BinStyle] = {
     "compost": BinStyle((0, 200, 40), "down"),
     "landfill": BinStyle((140, 140, 140), "right"),
 }
+# For classes with no style of their own: colours far from the default bins' and from the
+# amber "unsure" and the red offline mark, and the directions the default bins leave free.
+PALETTE_COLOURS: tuple[Colour, ...] = (
+    (170, 0, 255), (0, 220, 220), (255, 60, 170), (255, 255, 255), (170, 255, 0), (120, 60, 0),
+)
+PALETTE_DIRECTIONS = ("up", "up-left", "up-right", "down-left", "down-right", "left", "down", "right")
+# AWS IoT Core: a topic filter is at most 256 bytes of UTF-8 (MQTT itself allows 65535).
+MAX_TOPIC_FILTER_BYTES = 256
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ class SubscriberConfig:
     ca: Path
     port: int = DEFAULT_PORT
     topics: tuple[str, ...] = (all_predictions_filter(), all_status_filter())
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
     display: str = "auto"
     rotation: int = 0
     bins: Mapping[str, BinStyle] = field(default_factory=lambda: dict(DEFAULT_BINS))
@@ -99,6 +114,8 @@ class SubscriberConfig:
         return tuple(sorted(self.bins))
 
 
+# Settings device.provision writes from the stack's outputs and rewrites on every run.
+PROVISIONED = ("endpoint", "client_id", "classes", "topic_prefix")
 # name: (flag, help); every one can also come from the file or from TRASH_SORTER_<NAME>.
 SETTINGS: dict[str, str] = {
     "endpoint": "broker host: your AWS IoT data endpoint, or 127.0.0.1 for a local broker",
@@ -108,6 +125,8 @@ SETTINGS: dict[str, str] = {
     "ca": f"CA that signed the broker's certificate (default <config-dir>/{CA_FILE})",
     "client_id": "MQTT client id; AWS IoT allows only the thing's own name (default trash-sorter-pi-<host>)",
     "topic": "topic filter to subscribe to, repeatable (default: every sorter camera's predictions and status)",
+    "classes": "the project's class ids, comma-separated (written by device.provision from the stack)",
+    "topic_prefix": f"the project's topic prefix (written by device.provision; default {DEFAULT_TOPIC_PREFIX})",
     "display": "where to draw: auto (Sense HAT if present, else the emulator), sensehat, emu, terminal",
     "rotation": "rotate the LED matrix to match how the Pi is mounted: 0, 90, 180, 270",
     "idle_after": "seconds after a decision before the idle screen (default 30)",
@@ -140,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _bad(name: str, value: object, allowed: str) -> ConfigError:
     return ConfigError(f"setting {name!r} = {value!r} is not allowed; {allowed}")
+
+
+def _string(name: str, value: object) -> str:
+    """A setting that must be text: a TOML list or number where text belongs is refused, not str()-ed."""
+    if not isinstance(value, str):
+        raise _bad(name, value, "expected a string")
+    return value
 
 
 def _number(name: str, value: object, *, minimum: float, maximum: float | None = None, integer: bool = False) -> Any:
@@ -180,20 +206,111 @@ def parse_dim(value: object) -> DimSchedule:
         raise _bad("dim", value, "expected off, on, or a window HH:MM-HH:MM") from None
 
 
-def _bins(value: object) -> dict[str, BinStyle]:
-    if not isinstance(value, dict) or not value:
+def _bins(value: object, classes: Sequence[str]) -> dict[str, BinStyle]:
+    """A style for every class: from [bins.<class>], else the default bins', else the palette's."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
         raise _bad("bins", value, "expected a table of bins, e.g. [bins.recycling] colour = '#0050ff'")
-    bins: dict[str, BinStyle] = {}
-    for bin_id, style in value.items():
+    unknown = sorted(set(value) - set(classes))
+    if unknown:
+        raise _bad(
+            f"bins.{unknown[0]}", value[unknown[0]],
+            f"'{unknown[0]}' is not one of the project's classes ({', '.join(classes)}); fix the name or remove it",
+        )
+    chosen: dict[str, tuple[Colour | None, str | None]] = {}
+    for bin_id in classes:
+        style = value.get(bin_id, {})
         if not isinstance(style, dict):
             raise _bad(f"bins.{bin_id}", style, "expected a table with colour and direction")
         default = DEFAULT_BINS.get(bin_id)
         colour = style.get("colour", style.get("color", default.colour if default else None))
         direction = style.get("direction", default.direction if default else None)
-        if direction not in DIRECTIONS:
+        if direction is not None and direction not in DIRECTIONS:
             raise _bad(f"bins.{bin_id}.direction", direction, f"expected one of {', '.join(DIRECTIONS)}")
-        bins[str(bin_id)] = BinStyle(_colour(f"bins.{bin_id}.colour", colour), direction)
+        chosen[bin_id] = (_colour(f"bins.{bin_id}.colour", colour) if colour is not None else None, direction)
+    return _fill_from_palette(chosen)
+
+
+def _fill_from_palette(chosen: Mapping[str, tuple[Colour | None, str | None]]) -> dict[str, BinStyle]:
+    """Each missing colour or direction: the palette's next one that no other bin uses (cycling if all are)."""
+    used_colours = {colour for colour, _ in chosen.values() if colour is not None}
+    used_directions = {direction for _, direction in chosen.values() if direction is not None}
+    free_colours = [c for c in PALETTE_COLOURS if c not in used_colours] or list(PALETTE_COLOURS)
+    free_directions = [d for d in PALETTE_DIRECTIONS if d not in used_directions] or list(PALETTE_DIRECTIONS)
+    bins: dict[str, BinStyle] = {}
+    colour_index = direction_index = 0
+    for bin_id, (colour, direction) in chosen.items():
+        if colour is None:
+            colour = free_colours[colour_index % len(free_colours)]
+            colour_index += 1
+        if direction is None:
+            direction = free_directions[direction_index % len(free_directions)]
+            direction_index += 1
+        bins[bin_id] = BinStyle(colour, direction)
     return bins
+
+
+def _classes(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise _bad("classes", value, "expected a list of class ids, e.g. [\"compost\", \"landfill\", \"recycling\"]")
+    try:
+        return tuple(normalize_classes(items))
+    except ClassListError as error:
+        raise _bad("classes", value, str(error)) from None
+
+
+def check_topic_filter(topic_filter: str) -> str | None:
+    """Why topic_filter is not a valid MQTT topic filter for AWS IoT, or None."""
+    if not topic_filter:
+        return "a topic filter cannot be empty"
+    if len(topic_filter.encode("utf-8")) > MAX_TOPIC_FILTER_BYTES:
+        return f"longer than {MAX_TOPIC_FILTER_BYTES} bytes"
+    if "\0" in topic_filter:
+        return "contains a NUL character"
+    levels = topic_filter.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            return "'#' must be a whole level and the last one"
+        if "+" in level and level != "+":
+            return "'+' must be a whole level"
+    return None
+
+
+def _topics(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
+        raise _bad("topic", value, "expected a list of MQTT topic filters")
+    topics: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise _bad("topic", value, "expected a list of MQTT topic filters")
+        reason = check_topic_filter(item.strip())
+        if reason is not None:
+            raise _bad("topic", item, f"not an MQTT topic filter: {reason}")
+        topics.append(item.strip())
+    return tuple(topics)
+
+
+_TOPIC_PREFIX = re.compile(r"^[a-zA-Z0-9_-]+(/[a-zA-Z0-9_-]+)*$")
+
+
+def _topic_prefix(value: object) -> str:
+    prefix = _string("topic_prefix", value).strip()
+    if not _TOPIC_PREFIX.match(prefix):
+        raise _bad("topic_prefix", value, "expected topic levels of letters, digits, '_' or '-' separated by '/'")
+    return prefix
+
+
+def _events(value: object) -> Path | None:
+    if value is None or value == "":
+        return None
+    path = Path(_string("events", value))
+    if not path.parent.is_dir():
+        raise _bad("events", value, f"the folder {path.parent} does not exist; create it or choose another file")
+    if path.is_dir():
+        raise _bad("events", value, "that is a folder; give a file name")
+    return path
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -204,13 +321,17 @@ def _read_file(path: Path) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
     unknown = sorted(set(data) - set(SETTINGS) - {"topics", "bins"})
     if unknown:
         raise ConfigError(f"config file {path} has unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}, bins")
     # Paths in the file are relative to the file's folder, so the folder can move as a whole.
     for name in ("cert", "key", "ca", "events"):
         if name in data:
-            data[name] = str(path.parent / str(data[name]))
+            data[name] = str(path.parent / _string(name, data[name]))
     if "topics" in data:
         data["topic"] = data.pop("topics")
     return data
@@ -229,41 +350,41 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
         if args.get(name) is not None:
             merged[name] = args[name]
 
-    endpoint = str(merged.get("endpoint") or "").strip()
+    endpoint = _string("endpoint", merged.get("endpoint", "")).strip()
     if not endpoint:
         raise ConfigError(
             f"setting 'endpoint' is missing; give --endpoint, {ENV_PREFIX}ENDPOINT, "
             f"or endpoint = \"...\" in {config_dir / CONFIG_FILE}"
         )
-    topics = merged.get("topic") or [all_predictions_filter(), all_status_filter()]
-    if isinstance(topics, str) or not all(isinstance(t, str) and t.strip() for t in topics):
-        raise _bad("topic", topics, "expected a list of MQTT topic filters")
-    display = str(merged.get("display", "auto"))
+    topic_prefix = _topic_prefix(merged.get("topic_prefix", DEFAULT_TOPIC_PREFIX))
+    topics = _topics(merged.get("topic") or [all_predictions_filter(topic_prefix), all_status_filter(topic_prefix)])
+    display = _string("display", merged.get("display", "auto"))
     if display not in DISPLAYS:
         raise _bad("display", display, f"expected one of {', '.join(DISPLAYS)}")
     rotation = _number("rotation", merged.get("rotation", 0), minimum=0, maximum=270, integer=True)
     if rotation not in ROTATIONS:
         raise _bad("rotation", rotation, "expected 0, 90, 180 or 270")
-    log_level = str(merged.get("log_level", "INFO")).upper()
+    log_level = _string("log_level", merged.get("log_level", "INFO")).upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise _bad("log_level", log_level, "expected DEBUG, INFO, WARNING or ERROR")
-    events = merged.get("events")
+    client_id = _string("client_id", merged.get("client_id") or f"trash-sorter-pi-{socket.gethostname()}")
+    paths = {name: _string(name, merged[name]) for name in ("cert", "key", "ca") if merged.get(name)}
     return SubscriberConfig(
         endpoint=endpoint,
         port=_number("port", merged.get("port", DEFAULT_PORT), minimum=1, maximum=65535, integer=True),
-        cert=Path(merged.get("cert") or config_dir / CERT_FILE),
-        key=Path(merged.get("key") or config_dir / KEY_FILE),
-        ca=Path(merged.get("ca") or config_dir / CA_FILE),
-        client_id=str(merged.get("client_id") or f"trash-sorter-pi-{socket.gethostname()}"),
-        topics=tuple(t.strip() for t in topics),
+        cert=Path(paths.get("cert") or config_dir / CERT_FILE),
+        key=Path(paths.get("key") or config_dir / KEY_FILE),
+        ca=Path(paths.get("ca") or config_dir / CA_FILE),
+        client_id=client_id,
+        topics=topics,
+        topic_prefix=topic_prefix,
         display=display,
         rotation=rotation,
-        bins=_bins(merged["bins"]) if "bins" in merged else dict(DEFAULT_BINS),
+        bins=_bins(merged.get("bins"), _classes(merged.get("classes", list(DEFAULT_CLASSES)))),
         idle_after_s=_number("idle_after", merged.get("idle_after", 30), minimum=0.1),
         offline_after_s=_number("offline_after", merged.get("offline_after", 90), minimum=0.1),
         stale_after_s=_number("stale_after", merged.get("stale_after", 10), minimum=0.1),
         dim=parse_dim(merged.get("dim", "off")),
-        events_path=Path(events) if events else None,
+        events_path=_events(merged.get("events")),
         log_level=log_level,
     )
-

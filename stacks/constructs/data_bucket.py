@@ -6,6 +6,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.checkov import acknowledge_check
+
 ACCESS_LOG_PREFIX = "deeplens-bucket/"
 
 
@@ -42,6 +44,12 @@ class DataBucket(Construct):
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge_check(
+            self.access_log_bucket,
+            "CKV_AWS_18",
+            "This is the access-log bucket itself: logging its own access would write logs about log delivery "
+            "without end; the data bucket's access is logged here.",
         )
 
         self.bucket = s3.Bucket(

@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.checkov import acknowledge_check
 from stacks.constructs.deeplens_bundle import HANDLER, stage_bundle
 from stacks.nag import acknowledge
 
@@ -64,6 +65,18 @@ class DeepLensFunction(Construct):
             self.function,
             "AwsSolutions-L1",
             "A DeepLens runs only Python 2.7 or 3.7 Greengrass V1 functions: python3.7 is the newest usable runtime.",
+        )
+        acknowledge_check(
+            self.function,
+            "CKV_AWS_363",
+            "A DeepLens runs only Python 2.7 or 3.7 Greengrass V1 functions: python3.7 is the newest runtime this "
+            "legacy target accepts (README, edge targets).",
+        )
+        acknowledge_check(
+            self.function,
+            "CKV_AWS_116",
+            "Never invoked in the cloud: the function runs pinned and long-lived on the DeepLens under Greengrass "
+            "V1, where a dead-letter queue has nothing to catch.",
         )
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)

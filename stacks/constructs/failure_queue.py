@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.checkov import acknowledge_check
 from stacks.nag import acknowledge
 
 LAMBDA_RETRIES = 2
@@ -39,6 +40,20 @@ class FailureQueue(Construct):
             self.queue,
             "AwsSolutions-SQS3",
             f"This queue is itself the dead-letter queue of {holds}; a dead-letter queue needs none of its own.",
+        )
+        acknowledge_check(
+            self.queue,
+            "CKV_AWS_27",
+            "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled, set above); checkov only recognises a KMS "
+            "key, which would need key-policy grants for EventBridge and Lambda to deliver failed events that carry "
+            "no secrets.",
+        )
+        acknowledge_check(
+            function,
+            "CKV_AWS_116",
+            f"Failed asynchronous invocations of {holds} go to this FailureQueue through Lambda's on-failure "
+            "destination, which supersedes a dead-letter queue and raises an alarm; checkov reads only "
+            "DeadLetterConfig.",
         )
         function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.queue), retry_attempts=LAMBDA_RETRIES

@@ -89,8 +89,8 @@ class Camera:
     def status(self, state: str) -> None:
         self.raw(status_topic(self.device), encode(status_dict(self.device, time.time(), state)))
 
-    def raw(self, topic: str, payload: bytes) -> None:
-        self.link.publish(topic, payload).result(5)
+    def raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.link.publish(topic, payload, retain=retain).result(5)
 
     def close(self) -> None:
         self.link.disconnect()

@@ -53,6 +53,7 @@ def test_flags_beat_environment_beat_file(tmp_path: Path) -> None:
 def test_bins_colours_and_directions_come_from_the_file(tmp_path: Path) -> None:
     write(tmp_path, """
 endpoint = "h"
+classes = ["compost", "glass", "landfill", "recycling"]
 [bins.recycling]
 colour = "#0000ff"
 direction = "up-left"
@@ -80,8 +81,8 @@ direction = "down-right"
         (["--rotation", "45"], 'endpoint = "h"', "setting 'rotation' = 45"),
         (["--dim", "evenings"], 'endpoint = "h"', "setting 'dim' = 'evenings'"),
         (["--stale-after", "-1"], 'endpoint = "h"', "setting 'stale_after'"),
-        ([], 'endpoint = "h"\n[bins.glass]\ncolour = "blue"\ndirection = "up"', "setting 'bins.glass.colour'"),
-        ([], 'endpoint = "h"\n[bins.glass]\ncolour = "#ffffff"\ndirection = "north"', "bins.glass.direction"),
+        ([], 'endpoint = "h"\n[bins.compost]\ncolour = "blue"\ndirection = "up"', "setting 'bins.compost.colour'"),
+        ([], 'endpoint = "h"\n[bins.compost]\ncolour = "#ffffff"\ndirection = "north"', "bins.compost.direction"),
         ([], 'endpoint = "h"\ncolour = 1', "unknown setting 'colour'"),
         ([], 'endpoint = ', "is not valid TOML"),
     ],

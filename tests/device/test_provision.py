@@ -15,7 +15,13 @@ from moto import mock_aws
 
 from device import provision
 from device.pi_subscriber.config import CA_FILE, CERT_FILE, CONFIG_FILE, KEY_FILE, load_config
-from sorter_common.iot_identity import OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN, OUTPUT_THING_NAME
+from sorter_common.iot_identity import (
+    OUTPUT_CERTIFICATE_ID,
+    OUTPUT_CLASSES,
+    OUTPUT_SECRET_ARN,
+    OUTPUT_THING_NAME,
+    OUTPUT_TOPIC_PREFIX,
+)
 
 REGION = "us-east-1"
 STACK = "TrashSorterIot"
@@ -56,11 +62,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         }
 
 
-def stack_outputs(aws: dict[str, str]) -> dict[str, Any]:
+def stack_outputs(aws: dict[str, str], extra: dict[str, str] | None = None) -> dict[str, Any]:
     outputs = {
         OUTPUT_THING_NAME: THING,
         OUTPUT_CERTIFICATE_ID: aws["certificate_id"],
         OUTPUT_SECRET_ARN: aws["secret_arn"],
+        OUTPUT_CLASSES: "compost,landfill,recycling",
+        OUTPUT_TOPIC_PREFIX: "trash-sorter",
+        **(extra or {}),
     }
     return {
         "Stacks": [
@@ -142,3 +151,55 @@ def test_no_credentials_is_one_clear_line(
         capsys.readouterr().err == "provision: no AWS credentials found; set AWS_PROFILE or run `aws configure` first\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_the_project_s_classes_and_topic_prefix_reach_the_subscriber(aws: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text(
+        'endpoint = "old"\nclasses = ["a", "b"]\ntopic_prefix = "old"\nrotation = 90\n[bins.glass]\ndirection = "up"\n'
+    )
+    extra = {OUTPUT_CLASSES: "compost,glass,landfill,recycling", OUTPUT_TOPIC_PREFIX: "plant-7/sorters"}
+    session = Session(stubbed_cloudformation(stack_outputs(aws, extra)))
+
+    assert provision.main(["--out", str(tmp_path)], session=session) == 0
+
+    config = load_config(["--config-dir", str(tmp_path)], environ={})
+    assert config.classes == ("compost", "glass", "landfill", "recycling")
+    assert config.topics == ("plant-7/sorters/+/predictions", "plant-7/sorters/+/status")
+    assert config.bins["glass"].direction == "up"  # the operator's style kept
+    assert config.rotation == 90
+    assert (tmp_path / CONFIG_FILE).read_text().count("classes =") == 1
+
+
+def test_an_iot_stack_without_the_class_outputs_is_one_clear_line(
+    aws: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = stack_outputs(aws)
+    response["Stacks"][0]["Outputs"] = [
+        output for output in response["Stacks"][0]["Outputs"] if output["OutputKey"] != OUTPUT_CLASSES
+    ]
+    session = Session(stubbed_cloudformation(response))
+
+    assert provision.main(["--out", str(tmp_path)], session=session) == 1
+
+    assert capsys.readouterr().err.startswith(f"provision: stack {STACK} has no output {OUTPUT_CLASSES};")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_region_names_what_boto3_reads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # what the old message asked for: boto3 does not read it
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    assert provision.main(["--out", str(tmp_path / "out")]) == 1
+
+    err = capsys.readouterr().err
+    assert err == (
+        "provision: no AWS region; pass --region, set AWS_DEFAULT_REGION, or set region in your AWS profile "
+        "(`aws configure`)\n"
+    )
+    assert "AWS_REGION" not in err.replace("AWS_DEFAULT_REGION", "")

@@ -104,6 +104,17 @@ def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
         ("useSpotTraining", "maybe", "true or false"),
         ("modelApprovalStatus", "Rejected", "PendingManualApproval, Approved"),
         ("trainingSchedule", "every sunday", "rate(7 days)"),
+        # EventBridge's documented syntax (stacks/schedule_expression.py), checked at synth, not at deploy.
+        ("trainingSchedule", "rate(0 days)", "rate value '0' is not a positive whole number"),
+        ("trainingSchedule", "rate(1 days)", "must be written rate(1 day)"),
+        ("trainingSchedule", "rate(2 day)", "must be written rate(2 days)"),
+        ("trainingSchedule", "rate(5 weeks)", "minute(s), hour(s) or day(s)"),
+        ("trainingSchedule", "cron(hello)", "cron needs six fields"),
+        ("trainingSchedule", "cron(0 3 * * * *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("trainingSchedule", "cron(0 24 ? * SUN *)", "hours value '24' is not in 0-23"),
+        ("trainingSchedule", "cron(0 3 ? * FUN *)", "day-of-week value 'FUN'"),
+        ("trainingSchedule", "cron(0 3 ? * SUN 1969)", "year value '1969'"),
+        ("trainingSchedule", "cron(? 3 1 * ? *)", "'?' is allowed only in day-of-month or day-of-week"),
         ("noncurrentVersionDays", "0", "from 1 to 3650"),
         ("incompleteUploadDays", "0", "from 1 to 365"),
         ("accessLogRetentionDays", "-1", "from 1 to 3650"),
@@ -130,6 +141,23 @@ def test_a_misspelt_command_line_key_fails_with_a_suggestion() -> None:
     message = error_for(bucketname="deeplens-x")
     assert "unknown config key 'bucketname'" in message
     assert "did you mean 'bucketName'?" in message
+
+
+@pytest.mark.parametrize("key", ["BucketName", "bucket_name", "bucket-name", "BUCKETNAME"])
+def test_a_config_key_in_another_case_or_separator_style_is_refused(key: str) -> None:
+    message = error_for(**{key: "deeplens-x"})
+    assert f"unknown config key '{key}'" in message
+    assert "did you mean 'bucketName'?" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["rate(1 day)", "rate(1 minute)", "rate(12 hours)", "cron(0 3 ? * SUN *)", "cron(0/15 8-17 ? * MON-FRI *)",
+     "cron(0 10 L * ? 2030)", "cron(0 10 ? * 6L *)", "cron(0 10 ? * 3#2 *)", "cron(15 12 3W JAN,JUL ? *)"],
+)
+def test_documented_schedule_expressions_are_accepted(schedule: str) -> None:
+    assert load_config({"trainingSchedule": schedule}).training_schedule == schedule
 
 
 def test_a_misspelt_cdk_json_key_fails() -> None:

@@ -1,4 +1,4 @@
-"""The gates every stack passes: cdk-nag, cfn-lint and reviewed snapshots."""
+"""The gates every stack passes: cdk-nag, cfn-lint, checkov and reviewed snapshots."""
 
 from __future__ import annotations
 
@@ -69,6 +69,42 @@ def test_cfn_lint_reports_nothing_on_any_template(synthesized_app: SynthesizedAp
         check=False,
     )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+CHECKOV = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
+
+
+def test_checkov_reports_no_unacknowledged_finding(synthesized_app: SynthesizedApp) -> None:
+    assert CHECKOV.exists(), f"{CHECKOV} is missing: `make setup-dev` installs checkov (requirements-checkov.txt)"
+    result = subprocess.run(
+        # --skip-download: no call to Prisma Cloud for guidelines; the checks ship with the package.
+        [str(CHECKOV), "--directory", str(synthesized_app.outdir), "--framework", "cloudformation",
+         "--skip-download", "--output", "json", "--quiet", "--compact"],
+        capture_output=True, text=True, check=False,
+    )
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [
+        f"{check['check_id']} {check['resource']} in {check['file_path']}: {check['check_name']}"
+        for report in reports
+        for check in report.get("results", {}).get("failed_checks", [])
+    ]
+    assert failed == []
+    assert sum(report["summary"]["resource_count"] for report in reports) >= len(EXPECTED_STACKS), result.stderr
+    assert all(report["summary"]["parsing_errors"] == 0 for report in reports)
+
+
+def test_every_checkov_acknowledgment_names_a_check_and_gives_a_reason(synthesized_app: SynthesizedApp) -> None:
+    skips = [
+        (stack_name, logical_id, skip)
+        for stack_name, template in synthesized_app.templates.items()
+        for logical_id, resource in template.get("Resources", {}).items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "no checkov acknowledgment found: the metadata went missing"
+    for stack_name, logical_id, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), f"{stack_name}/{logical_id}: {skip}"
+        assert len(skip["comment"].split()) >= 6, f"{stack_name}/{logical_id}: {skip['id']} needs a reviewable reason"
 
 
 def normalized(value: Any) -> Any:

@@ -31,6 +31,10 @@ def cdk_synth(project_root: Path, outdir: Path, *context: str) -> subprocess.Com
             "config error: edgeTargets='greengrass-v1' is not valid: expected one or more of",
         ),
         ("acuracyGate=0.5", "config error: unknown config key 'acuracyGate' in the context (-c); did you mean"),
+        ("BucketName=deeplens-x", "config error: unknown config key 'BucketName' in the context (-c); did you mean"),
+        ("bucket_name=deeplens-x", "config error: unknown config key 'bucket_name' in the context (-c); did you mean"),
+        ("trainingSchedule=rate(1 days)", "config error: trainingSchedule='rate(1 days)' is not valid: rate(1 days)"),
+        ("trainingSchedule=cron(hello)", "config error: trainingSchedule='cron(hello)' is not valid: cron needs six"),
     ],
 )
 def test_bad_config_fails_cdk_synth_with_one_line(
