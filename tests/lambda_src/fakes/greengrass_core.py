@@ -6,8 +6,11 @@ It reads the group from the synthesized template, not from our code:
   (AWS::Greengrass::FunctionDefinition; Greengrass V1 API reference, FunctionConfiguration:
   https://docs.aws.amazon.com/greengrass/v1/apireference/definitions-functionconfiguration.html);
 - the machine-learning resource: the core downloads the S3 object and extracts model.tar.gz into
-  its destination path ("Perform machine learning inference", Greengrass V1 developer guide:
-  https://docs.aws.amazon.com/greengrass/v1/developerguide/ml-inference.html);
+  its destination path, visible to the functions it is attached to ("Access machine learning
+  resources from Lambda functions", Greengrass V1 developer guide:
+  https://docs.aws.amazon.com/greengrass/v1/developerguide/access-ml-resources.html);
+- the pinned function: started with the core, one process, started again when it exits
+  ("Lifecycle configuration", https://docs.aws.amazon.com/greengrass/v1/developerguide/lambda-functions.html);
 - the subscriptions: a message reaches a target only through a subscription whose source is the
   sender and whose subject matches the topic; any other message is dropped (Subscription,
   https://docs.aws.amazon.com/greengrass/v1/apireference/definitions-subscription.html).
@@ -41,6 +44,8 @@ IPC_API_VERSION = "2016-11-01"
 # The core's own functions (the ARNs are the core's business; the SDK reads them from the environment).
 ROUTER_ARN = "arn:aws:lambda:::function:GGRouter"
 SHADOW_ARN = "arn:aws:lambda:::function:GGShadowService"
+# How long the fake core waits before starting an exited pinned function again.
+RESTART_DELAY_S = 1.0
 
 
 @dataclass
@@ -174,6 +179,9 @@ class GreengrassCore:
         self._serving = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._serving.start()
         self.process: subprocess.Popen[bytes] | None = None
+        self.exits: list[int] = []  # exit statuses of function processes the core started again
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     @property
     def ipc_port(self) -> int:
@@ -194,7 +202,9 @@ class GreengrassCore:
 
     def deliver_model(self, archive: Path, local_root: Path) -> Path:
         """The model resource: extract model.tar.gz into its destination (mapped under local_root)."""
-        _, data = self.group.model_resource()
+        resource_id, data = self.group.model_resource()
+        # Only a resource attached to the function (a resource access policy) is in its environment.
+        assert resource_id in self.group.function.resource_access, "the model resource is not attached to the function"
         destination = local_root / str(data["DestinationPath"]).lstrip("/")
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(archive) as packed:
@@ -223,17 +233,34 @@ class GreengrassCore:
             "FAKE_GREENGRASS_IPC_PORT": str(self.ipc_port),
             **extra_environment,
         }
-        with open(log_file, "wb") as log:
-            self.process = subprocess.Popen(
-                [python, str(LAMBDA_RUNTIME), self.group.handler],
-                cwd=package_dir,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        def launch() -> subprocess.Popen[bytes]:
+            with open(log_file, "ab") as log:
+                return subprocess.Popen(
+                    [python, str(LAMBDA_RUNTIME), self.group.handler],
+                    cwd=package_dir,
+                    env=environment,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+        def supervise() -> None:  # a pinned function that exits is started again
+            while not self._stopping.is_set():
+                assert self.process is not None
+                status = self.process.wait()
+                if self._stopping.is_set():
+                    return
+                self.exits.append(status)
+                self._stopping.wait(RESTART_DELAY_S)
+                if not self._stopping.is_set():
+                    self.process = launch()
+
+        self.process = launch()
+        self._supervisor = threading.Thread(target=supervise, daemon=True)
+        self._supervisor.start()
         return self.process
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -241,5 +268,7 @@ class GreengrassCore:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self._supervisor is not None:
+            self._supervisor.join(10)
         self._server.shutdown()
         self._server.server_close()
