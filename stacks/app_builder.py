@@ -81,9 +81,11 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
             app,
             "TrashSorterDeepLens",
             config=config,
+            bucket_name=data_bucket_name(config),
             env=env,
             description="Trash sorter (legacy deeplens target): DeepLens inference Lambda and its Greengrass V1 group",
         )
+        deeplens.add_stack_dependency(data, "the group delivers its model from the data bucket")
     cdk.Tags.of(app).add("project", PROJECT_TAG)
     cdk.Aspects.of(app).add(checkov.ProjectPolicies())
     return TrashSorterStacks(data=data, iot=iot, training=training, deeplens=deeplens, edge_v2=edge_v2)

@@ -56,6 +56,7 @@ class TrashSorterConfig:
     deeplens_core_thing_arn: str | None
     deeplens_core_certificate_arn: str | None
     deeplens_function_version_arn: str | None
+    deeplens_model_key: str | None
     greengrass_thing_group: str
     greengrass_frame_source: str
     greengrass_initial_model_key: str | None
@@ -345,6 +346,8 @@ SETTINGS: tuple[Setting, ...] = (
             _arn(_FUNCTION_VERSION_ARN, "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:1")
         ),
     ),
+    # The model.tar.gz the DeepLens group delivers (a Greengrass V1 machine-learning resource).
+    Setting("deeplensModelKey", "deeplens_model_key", None, _optional_text(_model_key)),
     Setting("greengrassThingGroup", "greengrass_thing_group", "trash-sorter-cameras", _thing_group),
     Setting("greengrassFrameSource", "greengrass_frame_source", "0", _frame_source),
     # None: the devices get a model with the first approval (see stacks/edge_v2_stack.py).
@@ -419,3 +422,9 @@ def _check_deeplens(config: TrashSorterConfig) -> None:
     for key, arn in arns.items():
         if arn_region(arn) != config.region:
             raise ConfigError(f"{key}={arn!r} is not valid: it is in {arn_region(arn)}, the stacks in {config.region}")
+    if config.deeplens_model_key is None:
+        raise ConfigError(
+            f"edgeTargets includes '{EDGE_TARGET_DEEPLENS}' but deeplensModelKey is not set: give the S3 key of the "
+            f"approved model.tar.gz under {MODELS_PREFIX} in the data bucket (the model package's ModelDataUrl), "
+            "for example models/pipelines-abc123-Train-XYZ/output/model.tar.gz"
+        )

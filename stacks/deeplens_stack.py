@@ -22,10 +22,12 @@ OUTPUT_DEPLOY_COMMAND = "DeployCommand"
 
 
 class DeepLensStack(Stack):
-    def __init__(self, scope: Construct, id_: str, *, config: TrashSorterConfig, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, config: TrashSorterConfig, bucket_name: str, **kwargs: Any
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
-        # load_config guarantees both when the deeplens target is on.
-        assert config.deeplens_core_thing_arn and config.deeplens_core_certificate_arn
+        # load_config guarantees these when the deeplens target is on.
+        assert config.deeplens_core_thing_arn and config.deeplens_core_certificate_arn and config.deeplens_model_key
         thing_name = thing_name_of(config.deeplens_core_thing_arn)
 
         self.function = DeepLensFunction(
@@ -40,9 +42,12 @@ class DeepLensStack(Stack):
             "Group",
             group_name=GROUP_NAME,
             core_thing_arn=config.deeplens_core_thing_arn,
+            core_thing_name=thing_name,
             core_certificate_arn=config.deeplens_core_certificate_arn,
             function_arn=self.function.function_arn,
             function_name=self.function.function_name,
+            model_bucket_name=bucket_name,
+            model_key=config.deeplens_model_key,
             memory_mb=MEMORY_MB,
             environment={
                 "THING_NAME": thing_name,

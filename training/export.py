@@ -1,11 +1,15 @@
 """The trained network as the edge runs it: MXNet symbol + params at 224x224, and ONNX.
 
 Exported files take a 224x224 BGR frame as float32 NCHW 0..255 and give class probabilities.
+The MXNet graph uses only layers the DeepLens model optimizer lists as supported (the export
+refuses any other), so mo.optimize on the device can convert it.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import mxnet as mx
 import numpy as np
@@ -13,6 +17,56 @@ import numpy as np
 from sorter_common.artifact import MODEL_PREFIX, ONNX_FILE, PARAMS_FILE, SYMBOL_FILE
 from sorter_common.model_input import INPUT_SIZE
 from training.network import EdgeClassifier, WithSoftmax
+
+# "Supporting MXNet Layers", AWS DeepLens Developer Guide (archived):
+# https://docs.aws.amazon.com/deeplens/latest/dg/deeplens-supported-frameworks-mxnet-layers.html
+# ("null" is how the symbol file spells inputs and weights, the guide's InputLayer.)
+DEEPLENS_MXNET_LAYERS = frozenset(
+    {
+        "null",
+        "Activation",
+        "BatchNorm",
+        "Concat",
+        "_contrib_MultiBoxDetection",
+        "_contrib_MultiBoxPrior",
+        "Convolution",
+        "Deconvolution",
+        "elemwise_add",
+        "Flatten",
+        "FullyConnected",
+        "InputLayer",
+        "L2Norm",
+        "LRN",
+        "Pooling",
+        "Reshape",
+        "ScaleShift",
+        "SoftmaxActivation",
+        "SoftmaxOutput",
+        "transpose",
+        "UpSampling",
+        "_mul",
+        "_Plus",
+    }
+)
+
+
+class UnsupportedLayerError(ValueError):
+    """The graph has a layer the DeepLens model optimizer does not list."""
+
+
+def graph_layers(symbol_file: Path) -> list[str]:
+    """The op of every node in an MXNet symbol file, in graph order."""
+    nodes = json.loads(symbol_file.read_text())["nodes"]
+    return [str(node["op"]) for node in nodes]
+
+
+def check_deeplens_layers(symbol_file: Path) -> None:
+    unsupported = sorted(set(graph_layers(symbol_file)) - DEEPLENS_MXNET_LAYERS)
+    if unsupported:
+        raise UnsupportedLayerError(
+            f"{symbol_file.name} uses {', '.join(unsupported)}, which the DeepLens model optimizer does not "
+            "list as supported; express them with listed layers (see DEEPLENS_MXNET_LAYERS)"
+        )
 
 
 def export_mxnet(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> tuple[Path, Path]:
@@ -23,11 +77,13 @@ def export_mxnet(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> 
     exported.hybridize()
     exported(mx.nd.zeros((1, 3, size, size), ctx=context)).wait_to_read()  # builds the graph at the edge size
     exported.export(str(out_dir / MODEL_PREFIX), epoch=0)
+    check_deeplens_layers(out_dir / SYMBOL_FILE)
     return out_dir / SYMBOL_FILE, out_dir / PARAMS_FILE
 
 
 def export_onnx(symbol_file: Path, params_file: Path, onnx_file: Path, size: int = INPUT_SIZE) -> Path:
     """Convert the exported MXNet model to ONNX; the batch dimension stays dynamic."""
+    _register_softmax_activation()
     mx.onnx.export_model(
         str(symbol_file),
         str(params_file),
@@ -41,8 +97,37 @@ def export_onnx(symbol_file: Path, params_file: Path, onnx_file: Path, size: int
     return onnx_file
 
 
+def _register_softmax_activation() -> None:
+    """MXNet 1.9's ONNX exporter has no SoftmaxActivation: map it to ONNX Softmax over axis 1.
+
+    The graph applies it, in its default "instance" mode, to the (batch, classes) scores, where
+    that is a softmax over the classes of each row: the same in every opset the exporter uses.
+    """
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph  # the exporter's own operator registry
+
+    def convert(node: dict[str, Any], **kwargs: Any) -> list[Any]:
+        from onnx.helper import make_node
+
+        attrs = node.get("attrs", {})
+        if attrs.get("mode", "instance") != "instance":
+            raise NotImplementedError("only SoftmaxActivation mode=instance is exported")
+        source, index = node["inputs"][0][0], node["inputs"][0][1]
+        data = kwargs["outputs_lookup"][source][index].name
+        return [make_node("Softmax", [data], [node["name"]], axis=1, name=node["name"])]
+
+    for opset in list(MXNetGraph.registry_):
+        MXNetGraph.registry_[opset].setdefault("SoftmaxActivation", convert)
+
+
+# The exporter builds every node with its opset-13 translations but stamps the file with the
+# newest opset the installed onnx knows (19) and IR version 9. The file says what it holds
+# instead, which also lets older runtimes (onnxruntime 1.14, the last for Python 3.7) read it.
+ONNX_OPSET = 13
+ONNX_IR_VERSION = 8
+
+
 def _make_weights_constant(onnx_file: Path) -> None:
-    """Drop weights from the graph inputs and unused initializers.
+    """Drop weights from the graph inputs and unused initializers; declare the opset the nodes use.
 
     The MXNet exporter lists every weight as a graph input too, which tells ONNX Runtime they
     may be overridden and so stops it folding constants and fusing BatchNorm into convolutions.
@@ -58,7 +143,11 @@ def _make_weights_constant(onnx_file: Path) -> None:
     model.graph.initializer.extend(kept)
     del model.graph.input[:]
     model.graph.input.extend(inputs)
-    onnx.checker.check_model(model)
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = ONNX_OPSET
+    model.ir_version = ONNX_IR_VERSION
+    onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(onnx_file))
 
 

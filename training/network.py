@@ -2,16 +2,19 @@
 
 The network takes BGR float32 NCHW 0..255 (what every edge runtime feeds it) and does the
 BGR->RGB swap and the ImageNet mean/std normalization itself, so the exported graph carries
-them and no runtime can drift from training. For quick CPU runs (tests, the demo) the
-graph can average-pool the frame down by a fixed factor first (`downscale`): the network then
-computes at 112 or 56 pixels, and training and the export still share the very same graph.
+them and no runtime can drift from training. Both are one fixed 1x1 Convolution and the graph
+ends with SoftmaxActivation: layers the DeepLens model optimizer lists as supported.
+For quick CPU runs (tests, the demo) the graph can average-pool the frame down by a fixed
+factor first (`downscale`): the network then computes at 112 or 56 pixels, and training and
+the export still share the very same graph.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import mxnet as mx
+import numpy as np
 from mxnet import gluon
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
@@ -19,7 +22,18 @@ from mxnet.gluon.model_zoo import vision
 from sorter_common.model_input import MEAN_RGB, STD_RGB
 from training.train_config import ARCHITECTURES, DEFAULT_ARCHITECTURE, DOWNSCALES
 
-__all__ = ["ARCHITECTURES", "DEFAULT_ARCHITECTURE", "DOWNSCALES", "EdgeClassifier", "WithSoftmax", "build_network"]
+if TYPE_CHECKING:  # numpy.typing only for type checking: the MXNet container has an older numpy
+    from numpy.typing import NDArray
+
+__all__ = [
+    "ARCHITECTURES",
+    "DEFAULT_ARCHITECTURE",
+    "DOWNSCALES",
+    "EdgeClassifier",
+    "WithSoftmax",
+    "build_network",
+    "colour_transform",
+]
 
 
 class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]
@@ -30,20 +44,15 @@ class EdgeClassifier(gluon.HybridBlock):  # type: ignore[misc]
         self.downscale = downscale
         with self.name_scope():
             # Constants, not trainable: stored in the params file and exported as ONNX initializers.
-            self.mean = self.params.get_constant("mean", mx.nd.array(MEAN_RGB).reshape((1, 3, 1, 1)))
-            self.inv_std = self.params.get_constant("inv_std", (1.0 / mx.nd.array(STD_RGB)).reshape((1, 3, 1, 1)))
+            weight, bias = colour_transform()
+            self.colour_weight = self.params.get_constant("colour_weight", mx.nd.array(weight))
+            self.colour_bias = self.params.get_constant("colour_bias", mx.nd.array(bias))
             self.features = features
             self.output = nn.Dense(num_classes)
 
-    def hybrid_forward(self, F: Any, x: Any, mean: Any, inv_std: Any) -> Any:
-        # slice + concat rather than reverse: every exporter (ONNX, DeepLens mo) knows these ops.
-        rgb = F.concat(
-            F.slice_axis(x, axis=1, begin=2, end=3),
-            F.slice_axis(x, axis=1, begin=1, end=2),
-            F.slice_axis(x, axis=1, begin=0, end=1),
-            dim=1,
-        )
-        normalized = F.broadcast_mul(F.broadcast_sub(rgb, mean), inv_std)
+    def hybrid_forward(self, F: Any, x: Any, colour_weight: Any, colour_bias: Any) -> Any:
+        # One 1x1 convolution swaps BGR to RGB and normalizes: (x - mean) / std per channel.
+        normalized = F.Convolution(x, colour_weight, colour_bias, kernel=(1, 1), num_filter=3)
         if self.downscale > 1:  # area downsampling, the same in training and on the edge
             k = self.downscale
             normalized = F.Pooling(normalized, kernel=(k, k), stride=(k, k), pool_type="avg")
@@ -59,7 +68,22 @@ class WithSoftmax(gluon.HybridBlock):  # type: ignore[misc]
             self.classifier = classifier
 
     def hybrid_forward(self, F: Any, x: Any) -> Any:
-        return F.softmax(self.classifier(x), axis=1)
+        # SoftmaxActivation (mode "instance"): softmax over the classes of each frame.
+        return F.SoftmaxActivation(self.classifier(x))
+
+
+def colour_transform() -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The 1x1 convolution's weight (3, 3, 1, 1) and bias (3,): BGR 0..255 in, normalized RGB out.
+
+    Output channel c (R, G, B) reads input channel 2 - c (BGR order), scaled by 1/std[c], then
+    shifted by -mean[c]/std[c].
+    """
+    weight = np.zeros((3, 3, 1, 1), dtype=np.float32)
+    bias = np.zeros(3, dtype=np.float32)
+    for channel in range(3):
+        weight[channel, 2 - channel, 0, 0] = 1.0 / STD_RGB[channel]
+        bias[channel] = -MEAN_RGB[channel] / STD_RGB[channel]
+    return weight, bias
 
 
 def build_network(
@@ -80,7 +104,7 @@ def build_network(
         backbone.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=list(contexts))
     net = EdgeClassifier(backbone.features, num_classes, downscale=downscale, prefix="trashsorter_")
     net.output.initialize(mx.init.Xavier(), ctx=list(contexts))
-    for constant in (net.mean, net.inv_std):
+    for constant in (net.colour_weight, net.colour_bias):
         constant.initialize(ctx=list(contexts))
     return net
 

@@ -101,7 +101,8 @@ class Runner:
         finally:
             stream.stop()
             self.loop.source.close()
-            self.status("stopping", self.loop.counters.as_text())
+        # Only a stop says "stopping"; a failure propagates to index.py, which reports it once.
+        self.status("stopping", self.loop.counters.as_text())
 
     def _infer(self, loop: InferenceLoop, stream: ResultsStream, max_frames: Optional[int]) -> None:
         running_sent = False

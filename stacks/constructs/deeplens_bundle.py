@@ -1,7 +1,10 @@
 """The DeepLens Lambda's deployment package, staged without Docker and byte-for-byte repeatable.
 
 The zip holds the function package, the inference core and the shared contracts (Python 3.7
-syntax, checked by tests/lambda_src with vermin) and greengrasssdk when it is installed. The
+syntax, checked by tests/lambda_src with vermin) and the Greengrass Core SDK, which a Greengrass
+V1 Python function must carry in its own package (the DeepLens inference function template
+does): greengrasssdk, pinned in requirements.txt; synth fails if it is missing or another
+version. The
 staging folder is named by a hash of its content and filled atomically, so concurrent synths
 never see half a bundle and the asset hash changes only when a bundled file does.
 """
@@ -9,7 +12,7 @@ never see half a bundle and the asset hash changes only when a bundled file does
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -24,16 +27,38 @@ BUNDLED_PACKAGES = {
     "edge_core": PROJECT_ROOT / "edge_core",
     "sorter_common": PROJECT_ROOT / "sorter_common",
 }
-# The Greengrass Core SDK must travel inside a V1 function's package.
+# The Greengrass Core SDK must travel inside a V1 function's package; the version requirements.txt pins.
 GREENGRASS_SDK = "greengrasssdk"
+GREENGRASS_SDK_VERSION = "1.6.1"
+
+
+class BundleError(RuntimeError):
+    """The package cannot be built as the DeepLens needs it; str() says what to install."""
+
+
+def greengrass_sdk_folder() -> Path:
+    """The installed greengrasssdk package folder, checked to be the pinned version."""
+    fix = f"run `make setup` (it installs {GREENGRASS_SDK}=={GREENGRASS_SDK_VERSION} from requirements.txt)"
+    try:
+        distribution = importlib.metadata.distribution(GREENGRASS_SDK)
+    except importlib.metadata.PackageNotFoundError:
+        raise BundleError(
+            f"{GREENGRASS_SDK} is not installed, and the DeepLens function must carry it in its package: {fix}"
+        ) from None
+    if distribution.version != GREENGRASS_SDK_VERSION:
+        raise BundleError(
+            f"{GREENGRASS_SDK} {distribution.version} is installed; the DeepLens package is built and tested with "
+            f"{GREENGRASS_SDK_VERSION}: {fix}"
+        )
+    folder = Path(str(distribution.locate_file(GREENGRASS_SDK)))
+    if not (folder / "__init__.py").is_file():
+        raise BundleError(f"{GREENGRASS_SDK} is installed without its package folder at {folder}: {fix}")
+    return folder
 
 
 def bundled_sources() -> dict[str, Path]:
     """Path inside the zip -> source file, sorted; only .py files (no caches, no tests)."""
-    packages = dict(BUNDLED_PACKAGES)
-    spec = importlib.util.find_spec(GREENGRASS_SDK)
-    if spec is not None and spec.submodule_search_locations:
-        packages[GREENGRASS_SDK] = Path(next(iter(spec.submodule_search_locations)))
+    packages = {**BUNDLED_PACKAGES, GREENGRASS_SDK: greengrass_sdk_folder()}
     files: dict[str, Path] = {}
     for package, folder in packages.items():
         for path in sorted(folder.rglob("*.py")):

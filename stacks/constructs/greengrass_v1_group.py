@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_greengrass as greengrass
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
 from constructs import Construct
 
 from stacks.nag import acknowledge, resource_finding
@@ -19,14 +20,17 @@ FUNCTION_ID = "trash-sorter-inference"
 # Greengrass V1 sizes function memory in KB.
 KB_PER_MB = 1024
 # What the DeepLens inference function touches on the device, as Greengrass local resources:
-# the Intel GPU (awscam/clDNN), the model folder mo.optimize reads and writes its optimized model
-# to, the camera's output awscam.getLastFrame reads, and /tmp for the results.mjpeg project stream.
+# the Intel GPU (awscam/clDNN), the camera's output awscam.getLastFrame reads, and /tmp for the
+# results.mjpeg project stream.
 DEVICE_RESOURCES = (("gpu", "/dev/dri/renderD128"),)
 VOLUME_RESOURCES = (
-    ("artifacts", "/opt/awscam/artifacts", "rw"),
     ("camera-output", "/opt/awscam/out", "ro"),
     ("project-stream", "/tmp", "rw"),
 )
+# The model: a machine-learning resource the core downloads from S3 and extracts (model.tar.gz)
+# into the folder mo.optimize reads, which also writes its optimized model there (so rw).
+MODEL_RESOURCE_ID = "model"
+MODEL_DESTINATION = "/opt/awscam/artifacts"
 
 
 class GreengrassV1Group(Construct):
@@ -37,9 +41,12 @@ class GreengrassV1Group(Construct):
         *,
         group_name: str,
         core_thing_arn: str,
+        core_thing_name: str,
         core_certificate_arn: str,
         function_arn: str,
         function_name: str,
+        model_bucket_name: str,
+        model_key: str,
         memory_mb: int,
         environment: Mapping[str, str],
         publish_topics: Sequence[str],
@@ -70,10 +77,15 @@ class GreengrassV1Group(Construct):
                 resources=[
                     *(self._device(resource_id, path) for resource_id, path in DEVICE_RESOURCES),
                     *(self._volume(resource_id, path) for resource_id, path, _ in VOLUME_RESOURCES),
+                    self._model(MODEL_RESOURCE_ID, f"s3://{model_bucket_name}/{model_key}", MODEL_DESTINATION),
                 ]
             ),
         )
-        access = [("gpu", "rw")] + [(resource_id, mode) for resource_id, _, mode in VOLUME_RESOURCES]
+        access = [
+            ("gpu", "rw"),
+            *((resource_id, mode) for resource_id, _, mode in VOLUME_RESOURCES),
+            (MODEL_RESOURCE_ID, "rw"),
+        ]
         functions = greengrass.CfnFunctionDefinition(
             self,
             "Functions",
@@ -136,8 +148,9 @@ class GreengrassV1Group(Construct):
             ),
         )
 
-        # The group role is what the function's AWS calls run as; it makes none, so the role only
-        # lets the core ship the function's logs to the log group Greengrass names after it.
+        # The group role is what the core's and the function's AWS calls run as: the core fetches
+        # the model object (exactly that key) and ships the function's logs to the log group
+        # Greengrass names after it; the function itself calls no AWS API.
         log_group_arn = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -148,8 +161,24 @@ class GreengrassV1Group(Construct):
             self,
             "GroupRole",
             assumed_by=iam.ServicePrincipal("greengrass.amazonaws.com"),
-            description="Greengrass V1 group role of the DeepLens trash sorter: its function's logs only",
+            description="Greengrass V1 group role of the DeepLens trash sorter: its model object and function logs",
             inline_policies={
+                "Model": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["s3:GetObject"],
+                            resources=[
+                                stack.format_arn(
+                                    service="s3",
+                                    region="",
+                                    account="",
+                                    resource=model_bucket_name,
+                                    resource_name=model_key,
+                                )
+                            ],
+                        )
+                    ]
+                ),
                 "FunctionLogs": iam.PolicyDocument(
                     statements=[
                         iam.PolicyStatement(
@@ -174,6 +203,38 @@ class GreengrassV1Group(Construct):
             "Greengrass V1 is shut down; the legacy deeplens target is kept synthesized and linted on purpose, "
             "and the README says where it can still be deployed.",
         )
+        # The core's certificate may connect only as the core (Greengrass V1 opens its connections
+        # with the thing name as client id, some with a "-<suffix>") and publish only on the
+        # topics the group routes to the cloud.
+        self.core_policy = iot.CfnPolicy(
+            self,
+            "CorePolicy",
+            policy_name=f"{group_name}-core",
+            policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "iot:Connect",
+                        "Resource": [
+                            stack.format_arn(service="iot", resource="client", resource_name=core_thing_name),
+                            stack.format_arn(service="iot", resource="client", resource_name=f"{core_thing_name}-*"),
+                        ],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "iot:Publish",
+                        "Resource": [
+                            stack.format_arn(service="iot", resource="topic", resource_name=topic)
+                            for topic in publish_topics
+                        ],
+                    },
+                ],
+            },
+        )
+        iot.CfnPolicyPrincipalAttachment(
+            self, "CorePolicyAttachment", policy_name=self.core_policy.ref, principal=core_certificate_arn
+        )
         self.group = greengrass.CfnGroup(self, "Group", name=group_name, role_arn=self.role.role_arn)
         self.version = greengrass.CfnGroupVersion(
             self,
@@ -193,6 +254,21 @@ class GreengrassV1Group(Construct):
         self.subscription_definition = subscriptions
         self.resource_definition = resources
         self.logger_definition = loggers
+
+    @staticmethod
+    def _model(
+        resource_id: str, s3_uri: str, destination: str
+    ) -> greengrass.CfnResourceDefinition.ResourceInstanceProperty:
+        return greengrass.CfnResourceDefinition.ResourceInstanceProperty(
+            id=resource_id,
+            name=resource_id,
+            resource_data_container=greengrass.CfnResourceDefinition.ResourceDataContainerProperty(
+                s3_machine_learning_model_resource_data=greengrass.CfnResourceDefinition.S3MachineLearningModelResourceDataProperty(
+                    s3_uri=s3_uri,
+                    destination_path=destination,
+                )
+            ),
+        )
 
     @staticmethod
     def _device(resource_id: str, path: str) -> greengrass.CfnResourceDefinition.ResourceInstanceProperty:

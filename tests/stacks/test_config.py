@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.config import CONTEXT_KEY, SETTINGS, ConfigError, TrashSorterConfig, load_config
-from tools.cdk_context import DEEPLENS_CERTIFICATE_ARN, DEEPLENS_THING_ARN, cdk_json_context
+from tools.cdk_context import DEEPLENS_CERTIFICATE_ARN, DEEPLENS_MODEL_KEY, DEEPLENS_THING_ARN, cdk_json_context
 
 
 def config_with(**overrides: Any) -> TrashSorterConfig:
@@ -40,6 +40,7 @@ def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> No
         edgeTargets="greengrass-v2,deeplens",
         deeplensCoreThingArn=DEEPLENS_THING_ARN,
         deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN,
+        deeplensModelKey=DEEPLENS_MODEL_KEY,
         classes="recycling, compost ,landfill,glass",
         accuracyGate="0.75",
         epochs="3",
@@ -61,6 +62,7 @@ def test_json_types_from_cdk_json_are_accepted() -> None:
             CONTEXT_KEY: {"edgeTargets": ["deeplens"], "accuracyGate": 1, "classes": ["b", "a"]},
             "deeplensCoreThingArn": DEEPLENS_THING_ARN,
             "deeplensCoreCertificateArn": DEEPLENS_CERTIFICATE_ARN,
+            "deeplensModelKey": DEEPLENS_MODEL_KEY,
         }
     )
     assert config.edge_targets == ("deeplens",)
@@ -124,6 +126,7 @@ def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
         ("greengrassThingGroup", "cameras/kitchen", "IoT thing group name"),
         ("greengrassFrameSource", "webcam", "camera index"),
         ("greengrassInitialModelKey", "datasets/x/model.tar.gz", "model.tar.gz under models/"),
+        ("deeplensModelKey", "models/../datasets/model.tar.gz", "model.tar.gz under models/"),
         ("deeplensCoreThingArn", "deeplens_abc", "arn:aws:iot:us-east-1:123456789012:thing/"),
         ("deeplensCoreThingArn", "arn:aws:iot:us-east-1:1234:thing/x", "an ARN like"),
         ("deeplensCoreCertificateArn", "arn:aws:iot:us-east-1:123456789012:cert/xyz", "cert/<64 hex digits>"),
@@ -175,6 +178,16 @@ def test_the_deeplens_target_without_its_core_fails_with_one_line() -> None:
     assert message.startswith("edgeTargets includes 'deeplens' but deeplensCoreThingArn is not set")
 
 
+def test_the_deeplens_target_without_a_model_key_fails_with_one_line() -> None:
+    message = error_for(
+        edgeTargets="deeplens",
+        deeplensCoreThingArn=DEEPLENS_THING_ARN,
+        deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN,
+    )
+    assert message.startswith("edgeTargets includes 'deeplens' but deeplensModelKey is not set")
+    assert "models/" in message
+
+
 def test_deeplens_arns_must_be_in_the_stacks_region() -> None:
     message = error_for(
         edgeTargets="deeplens",
@@ -191,6 +204,7 @@ def test_a_published_function_version_is_accepted() -> None:
         edgeTargets="deeplens",
         deeplensCoreThingArn=DEEPLENS_THING_ARN,
         deeplensCoreCertificateArn=DEEPLENS_CERTIFICATE_ARN,
+        deeplensModelKey=DEEPLENS_MODEL_KEY,
         deeplensFunctionVersionArn=arn,
     )
     assert config.deeplens_function_version_arn == arn

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from stacks.config import load_config
 from stacks.deeplens_stack import DeepLensStack
 from tests.stacks.synth import SynthesizedApp
-from tools.cdk_context import ALL_TARGETS_CONTEXT, DEEPLENS_THING_ARN
+from tools.cdk_context import ALL_TARGETS_CONTEXT, DEEPLENS_CERTIFICATE_ARN, DEEPLENS_MODEL_KEY, DEEPLENS_THING_ARN
 
 STACK = "TrashSorterDeepLens"
 
@@ -35,7 +35,7 @@ def test_the_function_is_python_3_7_with_an_alias_the_group_runs(synthesized_app
     assert configuration["MemorySize"] == 1536 * 1024
     access = configuration["Environment"]["ResourceAccessPolicies"]
     policies = {policy["ResourceId"]: policy["Permission"] for policy in access}
-    assert policies["gpu"] == "rw" and policies["artifacts"] == "rw"
+    assert policies == {"gpu": "rw", "camera-output": "ro", "project-stream": "rw", "model": "rw"}
     assert configuration["Environment"]["Variables"]["THING_NAME"] == "deeplens_trash_sorter"
 
 
@@ -52,7 +52,58 @@ def test_subscriptions_send_predictions_and_status_to_the_cloud(synthesized_app:
     assert core["ThingArn"] == DEEPLENS_THING_ARN
 
 
-def test_no_policy_has_a_wildcard_action_and_the_group_role_only_writes_logs(synthesized_app: SynthesizedApp) -> None:
+def test_the_group_delivers_the_configured_model_to_the_folder_mo_optimize_reads(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    template = synthesized_app.template(STACK)
+    resources = only(template, "AWS::Greengrass::ResourceDefinition")["Properties"]["InitialVersion"]["Resources"]
+    by_id = {resource["Id"]: resource["ResourceDataContainer"] for resource in resources}
+    model = by_id["model"]["S3MachineLearningModelResourceData"]
+    assert model["DestinationPath"] == "/opt/awscam/artifacts"
+    uri = json.dumps(model["S3Uri"])
+    assert uri.startswith('{"Fn::Join": ["", ["s3://", {"Fn::Join": ["-", ["deeplens-trash-sorter"')
+    assert uri.endswith(f'"/{DEEPLENS_MODEL_KEY}"]]}}')
+    # No local volume competes with the model resource for its folder.
+    others = [json.dumps(container) for key, container in by_id.items() if key != "model"]
+    assert others and all("/opt/awscam/artifacts" not in container for container in others)
+
+
+def test_the_group_role_reads_exactly_the_model_object(synthesized_app: SynthesizedApp) -> None:
+    template = synthesized_app.template(STACK)
+    statements = [
+        statement
+        for role in template.find_resources("AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "s3:GetObject" in _as_list(statement["Action"])
+    ]
+    assert len(statements) == 1
+    assert _as_list(statements[0]["Action"]) == ["s3:GetObject"]
+    resource = json.dumps(statements[0]["Resource"])
+    assert resource.endswith(f'"/{DEEPLENS_MODEL_KEY}"]]}}') and "*" not in resource
+
+
+def test_the_core_certificate_may_connect_as_the_core_and_publish_only_its_topics(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    template = synthesized_app.template(STACK)
+    policy = only(template, "AWS::IoT::Policy")["Properties"]["PolicyDocument"]
+    by_action = {statement["Action"]: json.dumps(statement["Resource"]) for statement in policy["Statement"]}
+    assert set(by_action) == {"iot:Connect", "iot:Publish"}
+    assert ":client/deeplens_trash_sorter\"" in by_action["iot:Connect"]
+    assert ":client/deeplens_trash_sorter-*\"" in by_action["iot:Connect"]
+    assert by_action["iot:Publish"].count(":topic/") == 2
+    assert ":topic/trash-sorter/deeplens_trash_sorter/predictions\"" in by_action["iot:Publish"]
+    assert ":topic/trash-sorter/deeplens_trash_sorter/status\"" in by_action["iot:Publish"]
+    policy_id = next(iter(template.find_resources("AWS::IoT::Policy")))
+    template.has_resource_properties(
+        "AWS::IoT::PolicyPrincipalAttachment", {"PolicyName": {"Ref": policy_id}, "Principal": DEEPLENS_CERTIFICATE_ARN}
+    )
+
+
+def test_no_policy_has_a_wildcard_action_and_the_group_role_only_reads_its_model_and_writes_logs(
+    synthesized_app: SynthesizedApp,
+) -> None:
     template = synthesized_app.template(STACK)
     statements = [
         statement
@@ -66,7 +117,7 @@ def test_no_policy_has_a_wildcard_action_and_the_group_role_only_writes_logs(syn
     ]
     actions = [action for statement in statements for action in _as_list(statement["Action"])]
     assert actions and not any("*" in action for action in actions)
-    assert set(actions) <= {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert set(actions) <= {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject"}
     template.has_resource_properties(
         "AWS::IAM::Role",
         {
@@ -88,7 +139,8 @@ def test_outputs_give_the_group_its_version_and_the_deploy_command(synthesized_a
 def test_a_published_version_arn_replaces_the_function() -> None:
     arn = "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:4"
     app = cdk.App()
-    stack = DeepLensStack(app, STACK, config=load_config({**ALL_TARGETS_CONTEXT, "deeplensFunctionVersionArn": arn}))
+    config = load_config({**ALL_TARGETS_CONTEXT, "deeplensFunctionVersionArn": arn})
+    stack = DeepLensStack(app, STACK, config=config, bucket_name="deeplens-my-data")
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Lambda::Function", 0)
     function = only(template, "AWS::Greengrass::FunctionDefinition")["Properties"]["InitialVersion"]["Functions"][0]

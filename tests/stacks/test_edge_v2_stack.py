@@ -224,6 +224,7 @@ def test_the_stack_exists_only_for_the_greengrass_v2_target(tmp_path: Any) -> No
             "edgeTargets": "deeplens",
             "deeplensCoreThingArn": "arn:aws:iot:us-east-1:123456789012:thing/deeplens_x",
             "deeplensCoreCertificateArn": "arn:aws:iot:us-east-1:123456789012:cert/" + "ab" * 32,
+            "deeplensModelKey": "models/job-1/output/model.tar.gz",
         },
     )
     stacks = build_stacks(app, load_config(app.node.get_all_context()))

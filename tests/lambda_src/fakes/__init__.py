@@ -1,7 +1,9 @@
-"""Fakes of the DeepLens device modules, at their documented interfaces only.
+"""Fakes of what a DeepLens function talks to and cannot exist here, each written from AWS's documentation.
 
-awscam.getLastFrame() -> (ret, BGR numpy frame); awscam.Model(path, {"GPU": 1}).doInference(frame)
--> {output name: numpy array}; mo.optimize(name, width, height) -> (error, optimized model path);
-greengrasssdk.client("iot-data").publish(topic=..., payload=...). Installed into sys.modules
-by `installed()`, so the real Lambda module imports them as it would on the device.
+- deeplens_device/: the device's `awscam` and `mo` modules (archived AWS DeepLens Developer Guide).
+- greengrass_runtime/: the Greengrass V1 core's Python runtime modules the real greengrasssdk
+  imports (greengrass_common, greengrass_ipc_python_sdk) and how the core starts a pinned function.
+- greengrass_core.py: the core itself (its local IPC, the group's model resource and
+  subscriptions) and the cloud behind it.
+The greengrasssdk package is never faked: the function runs with the copy its package carries.
 """

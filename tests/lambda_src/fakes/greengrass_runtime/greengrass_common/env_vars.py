@@ -1,0 +1,12 @@
+"""The environment the Greengrass V1 core gives each Lambda process, as greengrasssdk 1.6.1 reads it.
+
+greengrasssdk imports MY_FUNCTION_ARN, ROUTER_FUNCTION_ARN and SHADOW_FUNCTION_ARN from here and
+its IPC client the authorization token; the core sets them as environment variables of the function.
+"""
+
+import os
+
+AUTH_TOKEN = os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+MY_FUNCTION_ARN = os.environ.get("MY_FUNCTION_ARN")
+SHADOW_FUNCTION_ARN = os.environ.get("SHADOW_FUNCTION_ARN")
+ROUTER_FUNCTION_ARN = os.environ.get("ROUTER_FUNCTION_ARN")
