@@ -8,9 +8,11 @@ encrypted, unreadable, clashing, linked or over-long member is skipped with a re
 
 from __future__ import annotations
 
+import lzma
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -50,6 +52,8 @@ def _escapes(name: str) -> bool:
 
 def _precheck(member: zipfile.ZipInfo) -> str | None:
     """Why member cannot be unpacked, judged from its header alone, or None."""
+    if not PurePosixPath(member.filename).parts:  # zipfile cuts a name at its first NUL
+        return "has no usable name in the zip"
     if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in PurePosixPath(member.filename).parts):
         return f"a name in its path is longer than {MAX_NAME_BYTES} bytes; rename it"
     if stat.S_ISLNK(member.external_attr >> 16):
@@ -66,7 +70,15 @@ def extract(source: Path, target: Path, max_bytes: int = DEFAULT_MAX_UNZIPPED_BY
     limit = limit_for(source.stat().st_size, max_bytes)
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        OSError,
+        ValueError,
+        EOFError,
+        IndexError,
+    ) as error:
         raise UsageError(f"{source} is not a readable zip ({error})") from None
     with archive:
         members = archive.infolist()
@@ -80,9 +92,9 @@ def extract(source: Path, target: Path, max_bytes: int = DEFAULT_MAX_UNZIPPED_BY
         seen: set[str] = set()
         written = 0
         for member in members:
-            if member.is_dir():
-                continue
             name = member.filename
+            if name.endswith("/"):  # a folder entry (ZipInfo.is_dir() fails on an empty name)
+                continue
             reason = _precheck(member)
             if reason is None and name in seen:
                 reason = "appears twice in the zip; the first copy is kept"
@@ -94,7 +106,7 @@ def extract(source: Path, target: Path, max_bytes: int = DEFAULT_MAX_UNZIPPED_BY
                 written = _copy_member(archive, member, target, written, limit)
             except _TooBig:
                 raise UsageError(_too_big(source, written, max_bytes, lied=True)) from None
-            except zipfile.BadZipFile as error:  # a CRC mismatch, a bad local header
+            except (zipfile.BadZipFile, zlib.error, lzma.LZMAError) as error:  # bad CRC, header or stream
                 problems.append(MemberProblem(name, f"corrupt in the zip ({error})"))
             except (NotImplementedError, RuntimeError, EOFError, ValueError) as error:
                 problems.append(MemberProblem(name, f"cannot be read from the zip ({error})"))

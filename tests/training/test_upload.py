@@ -135,3 +135,36 @@ def test_delete_removes_only_what_left_the_folder_and_dry_run_deletes_nothing(s3
         "datasets/kitchen/_READY",
         "datasets/other/keep.jpg",
     }
+
+
+def test_delete_names_each_object_before_it_is_deleted(
+    s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"s3://{BUCKET}/datasets/kitchen"
+    upload_folder(folder, uri, s3=s3, progress=False)
+    (folder / "big.bin").unlink()
+    still_there_when_named: list[bool] = []
+
+    def announce(line: str) -> None:
+        key = line.split(f"s3://{BUCKET}/", 1)[1]
+        still_there_when_named.append(key in _keys(s3))
+        print(line)
+
+    report = upload_folder(folder, uri, s3=s3, progress=False, delete_missing=True, announce=announce)
+    assert report.deleted == ["datasets/kitchen/big.bin"] and still_there_when_named == [True]
+    assert capsys.readouterr().out.splitlines() == [f"delete: s3://{BUCKET}/datasets/kitchen/big.bin"]
+    assert "datasets/kitchen/big.bin" not in _keys(s3)
+
+
+def test_dry_run_delete_lists_what_would_go_and_deletes_nothing(
+    s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"s3://{BUCKET}/datasets/kitchen"
+    upload_folder(folder, uri, s3=s3, progress=False)
+    (folder / "train.lst").unlink()
+    before = _keys(s3)
+    assert main(["upload", str(folder), uri, "--delete", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"would delete: s3://{BUCKET}/datasets/kitchen/train.lst" in out
+    assert f"would delete 1 object(s) no longer in {folder}" in out
+    assert _keys(s3) == before
