@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def describe_os_error(error: OSError) -> str:
     if error.filename is not None and error.strerror:
-        return f"{error.filename}: {error.strerror}"
+        return f"cannot use {error.filename}: {error.strerror}"
     return str(error)
 
 

@@ -152,6 +152,11 @@ def _rerun_replaced_only_its_own(ctx: Ctx) -> None:
     assert len(lst_paths) == 24 and all((out / relative).is_file() for relative in lst_paths)
 
 
+def out_under_a_file(ctx: Ctx) -> list[str]:
+    (ctx.user / "notes.txt").write_text("my notes\n")
+    return ["prepare", str(ctx.dataset()), str(ctx.user / "notes.txt" / "out")]
+
+
 # --- prepare: hostile zips ------------------------------------------------------------------------
 
 
@@ -464,6 +469,12 @@ CASES = [
         0,
         "prepared {tmp}/out: train 18, validation 4, test 2; 1 problem(s)",
         check=_rerun_replaced_only_its_own,
+    ),
+    Case(
+        "prepare-out-under-a-file",
+        out_under_a_file,
+        2,
+        "error: cannot use {user}/notes.txt/out: Not a directory",
     ),
     # hostile zips: one problem line per member, or one error line for the whole zip
     Case(
