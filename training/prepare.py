@@ -201,12 +201,13 @@ def prepare_dataset(
             raise UsageError(f"not enough usable images: {details} ({wanted}); see {out_dir / PROBLEMS_FILE}")
         by_key: dict[str, GoodImage] = {}
         keys_by_class: dict[str, list[str]] = {}
+        own = set(previous)
         for class_id, images in inventory.images.items():
             for image in images:
                 key = _copy_name(image, image.relative)
-                if key in by_key:
-                    # a/b.jpg and a__b.jpg flatten alike: tell them apart by their content, so no
-                    # image is lost or lands in two splits.
+                if key in by_key or (key not in own and os.path.lexists(out_dir / key)):
+                    # a/b.jpg and a__b.jpg flatten alike, or the user keeps a file of that name in
+                    # OUT: tell them apart by content, so no image is lost, split twice or overwritten.
                     stem, dot, suffix = key.rpartition(".")
                     key = f"{stem}-{image.sha256[:12]}{dot}{suffix}" if dot else f"{key}-{image.sha256[:12]}"
                 by_key[key] = image
