@@ -254,7 +254,15 @@ def evaluate(
         if outside:
             raise UsageError(f"{lst} has label {outside[0]}, but {LABELS_FILE} lists {len(classes)} classes")
         predictor = _load(model_tar, Path(scratch), runtime_name)
-        probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
+        try:
+            probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
+        except ValueError:
+            raise  # an image that cannot be decoded: its own one-line message
+        except Exception as error:  # the runtime failing on the graph (say params of another shape)
+            raise UsageError(
+                f"{model_tar}: {runtime_name} cannot run the model ({_last_line(error)[:200]}); "
+                "the archive is corrupt, export it again"
+            ) from None
     if probabilities.ndim != 2 or probabilities.shape[1] != len(classes):
         raise UsageError(
             f"{model_tar}: the model outputs {probabilities.shape[1:]} scores per image but lists "
