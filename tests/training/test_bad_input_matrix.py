@@ -387,7 +387,7 @@ def _rebuilt(ctx: Ctx, name: str, change: Callable[[str, bytes], bytes]) -> Path
     import io
 
     target = ctx.user / name
-    with tarfile.open(ctx.model(), "r:gz") as source, tarfile.open(target, "w:gz") as output:
+    with tarfile.open(ctx.model(), "r:gz") as source, tarfile.open(target, "w:gz", compresslevel=1) as output:
         for member in source.getmembers():
             data = change(member.name, source.extractfile(member).read())  # type: ignore[union-attr]
             member.size = len(data)
