@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -25,8 +26,18 @@ from sorter_common.artifact import (
 )
 from sorter_common.classes import format_labels, parse_labels
 from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, MEAN_RGB, STD_RGB
+from training.errors import UsageError
 
 MODEL_INFO_VERSION = 1
+# No artifact file is anywhere near this (ResNet-50's params are about 100 MB): a bigger member
+# is a corrupt or hostile archive, refused before it is read into memory.
+MAX_MEMBER_BYTES = 1024**3
+# What reading a damaged gzip/tar stream raises, depending on where the damage is.
+_STREAM_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+
+class ModelArchiveError(UsageError, ValueError):
+    """A model.tar.gz that is not one this project wrote, or is damaged; the message says which."""
 
 
 def model_version(params_file: Path) -> str:
@@ -91,23 +102,52 @@ def pack(model_dir: Path, archive: Path | None = None) -> Path:
 
 
 def unpack(archive: Path, out_dir: Path) -> dict[str, Any]:
-    """Extract a model.tar.gz (artifact files only) and return its model.json with labels checked."""
+    """Extract a model.tar.gz (artifact files only) and return its model.json with labels checked.
+
+    Raises ModelArchiveError (one line) for anything but a complete, consistent archive.
+    """
     if not archive.is_file():
         raise FileNotFoundError(f"model archive {archive} does not exist")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "r:gz") as tar:
-        names = {member.name.lstrip("./"): member for member in tar.getmembers() if member.isfile()}
-        missing = [name for name in ARTIFACT_FILES if name not in names]
-        if missing:
-            raise ValueError("{} lacks {}".format(archive, ", ".join(missing)))
-        for name in ARTIFACT_FILES:
-            source = tar.extractfile(names[name])
-            assert source is not None  # isfile() members always have content
-            (out_dir / name).write_bytes(source.read())
-    info: dict[str, Any] = json.loads((out_dir / MODEL_INFO_FILE).read_text(encoding="utf-8"))
-    labels = parse_labels((out_dir / LABELS_FILE).read_text(encoding="utf-8"))
-    if labels != list(info.get("classes", [])):
-        raise ValueError(
-            "{}: labels.txt {} disagrees with model.json classes {}".format(archive, labels, info.get("classes"))
-        )
+    try:
+        tar = tarfile.open(archive, "r:gz")  # noqa: SIM115 - closed by the with below; a non-gzip file fails here
+    except _STREAM_ERRORS as error:
+        raise ModelArchiveError(f"{archive} is not a model.tar.gz (not a gzip-compressed tar: {error})") from None
+    with tar:
+        try:
+            _extract_artifacts(tar, archive, out_dir)
+        except _STREAM_ERRORS as error:
+            raise ModelArchiveError(f"{archive} is truncated or corrupt ({error}); copy or export it again") from None
+    return _checked_info(archive, out_dir)
+
+
+def _extract_artifacts(tar: tarfile.TarFile, archive: Path, out_dir: Path) -> None:
+    names = {member.name.lstrip("./"): member for member in tar.getmembers() if member.isfile()}
+    missing = [name for name in ARTIFACT_FILES if name not in names]
+    if missing:
+        raise ModelArchiveError("{} lacks {}".format(archive, ", ".join(missing)))
+    for name in ARTIFACT_FILES:
+        if names[name].size > MAX_MEMBER_BYTES:
+            raise ModelArchiveError(f"{archive}: {name} is {names[name].size} bytes, more than any model file")
+        source = tar.extractfile(names[name])
+        assert source is not None  # isfile() members always have content
+        data = source.read()
+        if len(data) != names[name].size:
+            raise EOFError(f"{name} ends early")
+        (out_dir / name).write_bytes(data)
+
+
+def _checked_info(archive: Path, out_dir: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((out_dir / MODEL_INFO_FILE).read_text(encoding="utf-8"))
+        labels = parse_labels((out_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ModelArchiveError(f"{archive}: {MODEL_INFO_FILE} or {LABELS_FILE} is unreadable ({error})") from None
+    if not isinstance(info, dict):
+        raise ModelArchiveError(f"{archive}: {MODEL_INFO_FILE} is not a JSON object")
+    classes = info.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise ModelArchiveError(f"{archive}: {MODEL_INFO_FILE} has no list of class ids under 'classes'")
+    if labels != classes:
+        raise ModelArchiveError(f"{archive}: labels.txt {labels} disagrees with model.json classes {classes}")
     return info

@@ -58,12 +58,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
         return result
-    except (UsageError, ClassListError, FileNotFoundError, ValueError) as error:
+    except (UsageError, ClassListError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return USAGE_EXIT
+    except OSError as error:  # a file that cannot be read or written: name it, no traceback
+        print(f"error: {describe_os_error(error)}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+def describe_os_error(error: OSError) -> str:
+    if error.filename is not None and error.strerror:
+        return f"cannot use {error.filename}: {error.strerror}"
+    return str(error)
 
 
 def split_list(text: str) -> list[str]:

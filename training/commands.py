@@ -49,8 +49,16 @@ def _run_sample(args: argparse.Namespace) -> int:
 
 
 def _configure_prepare(parser: argparse.ArgumentParser) -> None:
+    from training.dataset_zip import DEFAULT_MAX_UNZIPPED_BYTES, GIB, describe_limit
+
     parser.add_argument("source", metavar="SRC", type=Path, help="folder of class folders, or a .zip of one")
-    parser.add_argument("out_dir", metavar="OUT", type=Path, help="prepared folder (images, .lst, manifest.json)")
+    parser.add_argument(
+        "out_dir",
+        metavar="OUT",
+        type=Path,
+        help="prepared folder (images, .lst, manifest.json): new, empty, or a previous prepare's OUT; "
+        "never inside SRC. A re-run replaces only the files the previous run wrote",
+    )
     _classes_option(parser)
     parser.add_argument("--split", default="70/20/10", help="train/validation/test parts (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed always gives the same split")
@@ -59,14 +67,30 @@ def _configure_prepare(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-per-class", type=_positive, default=validate.DEFAULT_MIN_PER_CLASS)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when any file has a problem")
+    parser.add_argument(
+        "--zip-limit",
+        type=_positive,
+        default=DEFAULT_MAX_UNZIPPED_BYTES // GIB,
+        metavar="GIB",
+        help=f"a .zip SRC may expand to {describe_limit()} (this option sets the GiB; default %(default)s)",
+    )
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
     from training.prepare import prepare_dataset  # PIL-only path; keeps `--help` fast
 
     fractions = split.parse_fractions(args.split)
+    from training.dataset_zip import GIB
+
     result = prepare_dataset(
-        args.source, args.out_dir, args.classes, fractions, args.seed, args.min_side, args.min_per_class
+        args.source,
+        args.out_dir,
+        args.classes,
+        fractions,
+        args.seed,
+        args.min_side,
+        args.min_per_class,
+        zip_limit=args.zip_limit * GIB,
     )
     for problem in result.problems:
         print(f"problem: {problem}", file=sys.stderr)
@@ -83,23 +107,43 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
 
 def _configure_upload(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", metavar="DIR", type=Path, help="folder to upload (usually prepare's OUT)")
-    parser.add_argument("destination", metavar="S3_URI", help="s3://deeplens-<name>/<prefix>")
+    parser.add_argument(
+        "folder",
+        metavar="DIR",
+        type=Path,
+        help="dataset folder to upload (class folders of images); links out of it are skipped",
+    )
+    parser.add_argument("destination", metavar="S3_URI", help="s3://deeplens-<name>/datasets/<dataset>")
     parser.add_argument("--dry-run", action="store_true", help="say what would be uploaded, upload nothing")
     parser.add_argument(
-        "--delete", action="store_true", help="delete objects under the prefix that are no longer in DIR"
+        "--delete",
+        action="store_true",
+        help="delete objects under datasets/<dataset>/ that are no longer in DIR (listed before they go); "
+        "refused for any other prefix and for a DIR without images",
     )
     parser.add_argument(
-        "--ready", action="store_true", help="write the _READY marker last, which starts the training pipeline"
+        "--ready",
+        action="store_true",
+        help="write datasets/<dataset>/_READY last, which starts the training pipeline on the dataset",
     )
 
 
 def _run_upload(args: argparse.Namespace) -> int:
+    from training.errors import aws_errors
+    from training.files import printable
     from training.upload import upload_folder
 
-    report = upload_folder(
-        args.folder, args.destination, dry_run=args.dry_run, mark_ready=args.ready, delete_missing=args.delete
-    )
+    with aws_errors():
+        report = upload_folder(
+            args.folder,
+            args.destination,
+            dry_run=args.dry_run,
+            mark_ready=args.ready,
+            delete_missing=args.delete,
+            announce=print,
+        )
+    for entry in report.not_followed:
+        print(f"problem: {printable(entry.relative)}: {entry.reason}", file=sys.stderr)
     verb = "would upload" if report.dry_run else "uploaded"
     counts = f"{len(report.uploaded)} file(s) ({report.bytes_uploaded} bytes)"
     print(f"{verb} {counts}, skipped {len(report.skipped)} unchanged")

@@ -197,6 +197,34 @@ def predict_files(
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 
 
+def _dataset_classes(data_dir: Path) -> list[str]:
+    labels_file = data_dir / LABELS_FILE
+    if not labels_file.is_file():
+        raise UsageError(
+            f"{data_dir} has no {LABELS_FILE}, so its labels cannot be matched to the model's classes; "
+            "prepare it with `python -m training prepare`"
+        )
+    return parse_labels(labels_file.read_text(encoding="utf-8"))
+
+
+def _last_line(error: Exception) -> str:
+    """The message of an error whose text may carry a native stack trace (MXNet's does): its last line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last = lines[-1] if lines else type(error).__name__
+    return last.split("MXNetError: ", 1)[-1]
+
+
+def _load(model_tar: Path, model_dir: Path, runtime_name: str) -> runtime.Predictor:
+    try:
+        return runtime.load_predictor(model_dir, runtime_name)
+    except Exception as error:  # MXNetError, onnxruntime's InvalidProtobuf/Fail: each library its own type
+        reason = _last_line(error)
+        raise UsageError(
+            f"{model_tar}: {runtime_name} cannot load the model files ({reason[:200]}); the archive is corrupt, "
+            "export it again"
+        ) from None
+
+
 def evaluate(
     model_tar: Path,
     data_dir: Path,
@@ -212,18 +240,33 @@ def evaluate(
     rows = read_lst(lst)
     if not rows:
         raise ValueError(f"{lst} lists no images")
+    dataset_classes = _dataset_classes(data_dir)
     with tempfile.TemporaryDirectory(prefix="trash-sorter-eval-") as scratch:
         info = archive.unpack(model_tar, Path(scratch))
-        predictor = runtime.load_predictor(Path(scratch), runtime_name)
-        probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
-    classes: list[str] = list(info["classes"])
-    # The .lst labels index the dataset's classes, the predictions the model's: they must agree.
-    labels_file = data_dir / LABELS_FILE
-    if labels_file.is_file() and parse_labels(labels_file.read_text(encoding="utf-8")) != classes:
-        dataset_classes = parse_labels(labels_file.read_text(encoding="utf-8"))
+        classes: list[str] = list(info["classes"])
+        # The .lst labels index the dataset's classes, the predictions the model's: they must agree.
+        if dataset_classes != classes:
+            raise UsageError(
+                f"the model was trained on {classes} but {data_dir} holds {dataset_classes}: "
+                "evaluate a dataset prepared with the model's classes"
+            )
+        outside = sorted({label for label, _ in rows if not 0 <= label < len(classes)})
+        if outside:
+            raise UsageError(f"{lst} has label {outside[0]}, but {LABELS_FILE} lists {len(classes)} classes")
+        predictor = _load(model_tar, Path(scratch), runtime_name)
+        try:
+            probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
+        except ValueError:
+            raise  # an image that cannot be decoded: its own one-line message
+        except Exception as error:  # the runtime failing on the graph (say params of another shape)
+            raise UsageError(
+                f"{model_tar}: {runtime_name} cannot run the model ({_last_line(error)[:200]}); "
+                "the archive is corrupt, export it again"
+            ) from None
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(classes):
         raise UsageError(
-            f"the model was trained on {classes} but {data_dir} holds {dataset_classes}: "
-            "evaluate a dataset prepared with the model's classes"
+            f"{model_tar}: the model outputs {probabilities.shape[1:]} scores per image but lists "
+            f"{len(classes)} classes; export it again"
         )
     truth = [label for label, _ in rows]
     matrix = confusion_matrix(truth, list(probabilities.argmax(axis=1)), len(classes))

@@ -20,7 +20,7 @@ from sorter_common.training_pipeline import (
     PIPELINE_NAME,
 )
 from training.cli import Command, register
-from training.errors import UsageError
+from training.errors import UsageError, aws_errors
 
 FAILED_EXIT = 1
 TERMINAL_STATES = ("Succeeded", "Failed", "Stopped")
@@ -142,9 +142,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
+    with aws_errors():
         client = client_factory(args.region)
         if args.action == "status":
             print(status_table(client, args.pipeline, args.limit))
@@ -158,10 +156,6 @@ def _run(args: argparse.Namespace) -> int:
         if not args.wait:
             return 0
         status, failure = wait(client, execution_arn, args.poll)
-    except NoCredentialsError:
-        raise UsageError("no AWS credentials found: configure a profile (aws configure) or set AWS_PROFILE") from None
-    except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"AWS refused the request: {error}") from None
     if status == "Succeeded":
         print("pipeline succeeded: the model is registered in the model package group")
         return 0

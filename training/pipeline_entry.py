@@ -27,7 +27,10 @@ def unpack_bundle(bundle_dir: Path, code_dir: Path) -> Path:
     code_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(str(bundles[0])) as archive:
         for member in archive.getmembers():
-            # The bundle is ours, but never write outside code_dir all the same.
+            # The bundle is ours, but never write outside code_dir all the same. Only plain files
+            # and folders: a link member (say code -> /etc) would carry a later "code/x" out.
+            if not (member.isfile() or member.isdir()):
+                raise SystemExit(f"error: {member.name!r} in {bundles[0]} is a link or special file; refusing it")
             if member.name.startswith(("/", "..")) or ".." in Path(member.name).parts:
                 raise SystemExit(f"error: unsafe path {member.name!r} in {bundles[0]}")
         archive.extractall(str(code_dir))

@@ -60,6 +60,9 @@ def stratified_split(
 
 def write_lst(path: Path, rows: Sequence[tuple[int, str]]) -> None:
     """im2rec format: index<TAB>label<TAB>relative path, one image per line."""
+    for _, relative in rows:
+        if "\t" in relative or len(relative.splitlines()) != 1:
+            raise ValueError(f"{relative!r} cannot be written to a .lst file: it holds a tab or a line break")
     lines = [f"{index}\t{float(label):.1f}\t{relative}" for index, (label, relative) in enumerate(rows)]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
@@ -67,11 +70,16 @@ def write_lst(path: Path, rows: Sequence[tuple[int, str]]) -> None:
 def read_lst(path: Path) -> list[tuple[int, str]]:
     """(label, relative path) per line of an im2rec .lst file."""
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # Only "\n" ends a row (as write_lst writes them), not every separator str.splitlines() knows.
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) < 3:
             raise ValueError(f"{path}:{number}: expected index, label and path separated by tabs")
-        rows.append((int(float(fields[1])), fields[-1]))
+        try:
+            label = int(float(fields[1]))
+        except (ValueError, OverflowError):
+            raise ValueError(f"{path}:{number}: label {fields[1]!r} is not a number") from None
+        rows.append((label, fields[-1]))
     return rows

@@ -4,6 +4,10 @@ A file counts as unchanged when an object with the same key and size carries the
 sha256 in its metadata (written by this command; S3 ETags of multipart uploads are not
 content hashes). Only buckets named deeplens-* are accepted: the recipe's convention,
 and the only buckets the project's roles may touch.
+
+Nothing outside DIR is read (links out of it are skipped and reported), and nothing outside one
+dataset is deleted: --delete acts only on `datasets/<name>/`, only for a DIR that holds images,
+and names every object before it deletes it.
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm import tqdm
 
-from sorter_common.bucket_layout import BUCKET_PREFIX, DATASET_READY_MARKER
+from sorter_common.bucket_layout import BUCKET_PREFIX, DATASET_READY_MARKER, DATASETS_PREFIX
+from sorter_common.training_pipeline import dataset_of_prefix
 from training.errors import UsageError
+from training.files import Skipped, printable, regular_files
 
 SHA256_METADATA = "sha256"
 MIB = 1024 * 1024
+# What counts as an image when deciding whether DIR is a dataset at all (--delete, --ready).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm")
+DATASET_RULE = f"s3://<bucket>/{DATASETS_PREFIX}<name>, the name letters, digits and inner hyphens"
 
 
 @dataclass
@@ -30,6 +39,7 @@ class UploadReport:
     dry_run: bool = False
     ready_marker: str | None = None
     deleted: list[str] = field(default_factory=list)
+    not_followed: list[Skipped] = field(default_factory=list)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -52,12 +62,26 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _local_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+def _local_files(folder: Path) -> tuple[list[Path], list[Skipped]]:
+    """The files to upload (hidden ones left out) and the entries not followed out of folder."""
+    files, skipped = regular_files(folder)
+    visible = [p for p in files if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return visible, [entry for entry in skipped if not entry.relative.startswith(".")]
+
+
+def _check_dataset_target(folder: Path, files: list[Path], prefix: str, delete: bool, ready: bool) -> None:
+    """--delete and --ready act on one dataset, and only with images to put there."""
+    wanted = " and ".join(flag for flag, on in (("--delete", delete), ("--ready", ready)) if on)
+    if dataset_of_prefix(prefix) is None:
+        what = "deletes only inside" if delete else "starts the training pipeline only for"
+        raise UsageError(f"{wanted} {what} one dataset, {DATASET_RULE}; {prefix or 'the bucket root'!r} is not one")
+    if not any(path.suffix.lower() in IMAGE_SUFFIXES for path in files):
+        raise UsageError(f"{folder} holds no images; refusing {wanted} (it would leave the dataset empty)")
+    if ready and (folder / "manifest.json").is_file() and (folder / "train.lst").is_file():
+        raise UsageError(
+            f"{folder} is prepare's output, but the pipeline prepares the dataset itself: "
+            "upload the folder of class folders instead"
+        )
 
 
 def _existing_sizes(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
@@ -79,25 +103,30 @@ def upload_folder(
     multipart_chunksize: int = 8 * MIB,
     mark_ready: bool = False,
     delete_missing: bool = False,
+    announce: Callable[[str], None] = lambda line: None,
 ) -> UploadReport:
     """Upload every file under folder to the S3 prefix; files already there unchanged are skipped.
 
     With delete_missing, objects under the prefix that are no longer in folder are deleted (the
     bucket is versioned, so they stay recoverable): a cleaned dataset then trains without the
     images taken out. With mark_ready, a `_READY` object is written last: the training stack
-    starts the pipeline on it, so a half-finished upload never trains.
+    starts the pipeline on it, so a half-finished upload never trains. announce gets a line for
+    each object before it is deleted.
     """
     bucket, prefix = parse_s3_uri(uri)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder")
+    files, not_followed = _local_files(folder)
+    if delete_missing or mark_ready:
+        _check_dataset_target(folder, files, prefix, delete_missing, mark_ready)
     import boto3
     from boto3.s3.transfer import TransferConfig
 
     s3 = s3 or boto3.client("s3")
     existing = _existing_sizes(s3, bucket, prefix)
-    report = UploadReport(dry_run=dry_run)
+    report = UploadReport(dry_run=dry_run, not_followed=not_followed)
     pending: list[tuple[Path, str, str]] = []
-    for path in _local_files(folder):
+    for path in files:
         key = "/".join(part for part in (prefix, path.relative_to(folder).as_posix()) if part)
         digest = _sha256(path)
         if existing.get(key) == path.stat().st_size:
@@ -133,6 +162,8 @@ def upload_folder(
     if delete_missing:
         kept = set(report.uploaded) | set(report.skipped) | {marker}
         report.deleted = sorted(key for key in existing if key not in kept)
+        for key in report.deleted:
+            announce(f"{'would delete' if dry_run else 'delete'}: s3://{bucket}/{printable(key)}")
         if not dry_run:
             for start in range(0, len(report.deleted), 1000):  # DeleteObjects takes 1000 keys a call
                 batch = [{"Key": key} for key in report.deleted[start : start + 1000]]

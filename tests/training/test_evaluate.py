@@ -7,6 +7,8 @@ import jsonschema
 import numpy as np
 import pytest
 
+from training import runtime
+from training.cli import main
 from training.errors import UsageError
 from training.evaluate import EVALUATION_SCHEMA, confusion_matrix, evaluate, metrics_document, plot_confusion
 
@@ -59,3 +61,25 @@ def test_a_dataset_of_other_classes_is_refused_not_scored(demo_model: Path, demo
     with pytest.raises(UsageError, match="trained on \\['compost', 'landfill', 'recycling'\\]"):
         evaluate(demo_model, data, tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "evaluation.json").exists()
+
+
+def test_a_model_that_loads_but_fails_to_run_is_one_line(
+    demo_model: Path,
+    demo_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Broken:
+        name = "onnx"
+
+        def predict(self, batch: object) -> object:
+            raise RuntimeError("Traceback (most recent call last):\n  File x\nShape mismatch: (3, 512) vs (4, 512)")
+
+    monkeypatch.setattr(runtime, "load_predictor", lambda folder, name: Broken())
+    assert main(["evaluate", str(demo_model), str(demo_data), str(tmp_path / "out"), "--runtime", "onnx"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert err == [
+        f"error: {demo_model}: onnx cannot run the model (Shape mismatch: (3, 512) vs (4, 512)); "
+        "the archive is corrupt, export it again"
+    ]

@@ -101,7 +101,7 @@ def test_an_aws_refusal_is_one_clear_line(stubbed: Stubber, capsys: pytest.Captu
     stubbed.add_client_error("start_pipeline_execution", "ResourceNotFound", "Pipeline does not exist")
     assert main(["pipeline", "start"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("error: AWS refused the request") and "Pipeline does not exist" in error
+    assert error == "error: AWS refused StartPipelineExecution: Pipeline does not exist (ResourceNotFound)"
     assert "\n" not in error
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -55,3 +56,22 @@ def test_a_bundle_with_an_escaping_path_is_refused(tmp_path: Path) -> None:
 def test_no_bundle_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="expected one code bundle"):
         unpack_bundle(tmp_path, tmp_path / "code")
+
+
+def test_a_link_member_cannot_carry_a_later_file_out_of_code_dir(tmp_path: Path) -> None:
+    # The bypass: "code" -> outside, then "code/x.py" passes a name check and lands outside.
+    bundle_dir, outside = tmp_path / "bundle", tmp_path / "outside"
+    bundle_dir.mkdir()
+    outside.mkdir()
+    with tarfile.open(bundle_dir / "sourcedir.tar.gz", "w:gz") as archive:
+        link = tarfile.TarInfo("code")
+        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+        archive.addfile(link)
+        payload = b"print('escaped')\n"
+        member = tarfile.TarInfo("code/x.py")
+        member.size = len(payload)
+        archive.addfile(member, io.BytesIO(payload))
+    with pytest.raises(SystemExit, match="is a link or special file"):
+        unpack_bundle(bundle_dir, tmp_path / "code_dir")
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "code_dir" / "code").exists()

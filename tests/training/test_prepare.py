@@ -206,3 +206,37 @@ def test_nested_and_flat_names_that_flatten_alike_both_keep_their_own_image(samp
 def test_every_class_keeps_at_least_one_training_image(count: int, fractions: tuple[float, float, float]) -> None:
     train, validation, test = split_counts(count, fractions)
     assert train >= 1 and min(validation, test) >= 0 and train + validation + test == count
+
+
+@pytest.mark.parametrize("image_format", validate.TRAINABLE_FORMATS)
+def test_every_format_prepare_accepts_is_one_training_decodes(image_format: str, tmp_path: Path) -> None:
+    from training.data import read_bgr
+
+    path = tmp_path / "image"
+    Image.new("RGB", (48, 40), (10, 120, 200)).save(path, "JPEG" if image_format == "MPO" else image_format)
+    assert validate.check_image(path, min_side=32) is None
+    assert read_bgr(path).shape == (40, 48, 3)
+
+
+@pytest.mark.parametrize("image_format", ["GIF", "ICO", "PCX", "TGA"])
+def test_formats_training_cannot_decode_are_refused_by_prepare(image_format: str, tmp_path: Path) -> None:
+    from training.data import read_bgr
+
+    path = tmp_path / "image"
+    Image.new("RGB", (48, 40), (10, 120, 200)).save(path, image_format)
+    with pytest.raises(ValueError, match="cannot decode"):
+        read_bgr(path)
+    assert validate.check_image(path, min_side=32) == (
+        f"{image_format} images cannot be read by training; convert it to JPEG or PNG"
+    )
+
+
+def test_a_format_the_installed_opencv_cannot_read_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    path = tmp_path / "photo.webp"
+    Image.new("RGB", (48, 40)).save(path, "WEBP")
+    monkeypatch.setattr(cv2, "haveImageReader", lambda filename: False)  # an OpenCV built without libwebp
+    assert validate.check_image(path, min_side=32) == (
+        "training's decoder (OpenCV) has no reader for it; convert it to JPEG or PNG"
+    )

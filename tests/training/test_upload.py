@@ -6,8 +6,12 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
+from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
+from sorter_common.training_pipeline import DATASET_NAME_PATTERN, dataset_of_prefix
 from training.cli import main
 from training.errors import UsageError
 from training.upload import MIB, parse_s3_uri, upload_folder
@@ -135,3 +139,57 @@ def test_delete_removes_only_what_left_the_folder_and_dry_run_deletes_nothing(s3
         "datasets/kitchen/_READY",
         "datasets/other/keep.jpg",
     }
+
+
+def test_delete_names_each_object_before_it_is_deleted(
+    s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"s3://{BUCKET}/datasets/kitchen"
+    upload_folder(folder, uri, s3=s3, progress=False)
+    (folder / "big.bin").unlink()
+    still_there_when_named: list[bool] = []
+
+    def announce(line: str) -> None:
+        key = line.split(f"s3://{BUCKET}/", 1)[1]
+        still_there_when_named.append(key in _keys(s3))
+        print(line)
+
+    report = upload_folder(folder, uri, s3=s3, progress=False, delete_missing=True, announce=announce)
+    assert report.deleted == ["datasets/kitchen/big.bin"] and still_there_when_named == [True]
+    assert capsys.readouterr().out.splitlines() == [f"delete: s3://{BUCKET}/datasets/kitchen/big.bin"]
+    assert "datasets/kitchen/big.bin" not in _keys(s3)
+
+
+def test_dry_run_delete_lists_what_would_go_and_deletes_nothing(
+    s3: Any, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"s3://{BUCKET}/datasets/kitchen"
+    upload_folder(folder, uri, s3=s3, progress=False)
+    (folder / "train.lst").unlink()
+    before = _keys(s3)
+    assert main(["upload", str(folder), uri, "--delete", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"would delete: s3://{BUCKET}/datasets/kitchen/train.lst" in out
+    assert f"would delete 1 object(s) no longer in {folder}" in out
+    assert _keys(s3) == before
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["datasets", "kitchen", "my_set", "v1.2", "a", "-x", "x-", "", "k" * 70, "DATASETS"])
+        | st.text(max_size=8),
+        min_size=1,
+        max_size=3,
+    ).map("/".join)
+)
+def test_ready_is_accepted_exactly_where_the_start_training_function_starts_the_pipeline(prefix: str) -> None:
+    # The function's own code, with the values the training stack gives it.
+    from lambda_src.start_training.index import DatasetError, dataset_from_event
+
+    event = {"detail": {"object": {"key": f"{prefix.strip('/')}/{DATASET_READY_MARKER}"}}}
+    try:
+        started: str | None = dataset_from_event(event, DATASETS_PREFIX, DATASET_READY_MARKER, DATASET_NAME_PATTERN)
+    except DatasetError:
+        started = None
+    assert dataset_of_prefix(prefix) == started
