@@ -12,6 +12,8 @@ from typing import Sequence
 
 from PIL import Image, UnidentifiedImageError
 
+from sorter_common.bucket_layout import DATASET_READY_MARKER
+
 # Files an OS or an archiver leaves behind; they are not data, so they are not reported.
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
 DEFAULT_MIN_SIDE = 32
@@ -91,7 +93,8 @@ def build_inventory(
     inventory = Inventory(images={class_id: [] for class_id in classes})
     seen: dict[str, GoodImage] = {}
     for entry in sorted(root.iterdir()):
-        if entry.is_file() and not _ignored(entry):
+        # The upload's own _READY marker sits at the dataset's root: the Prepare step sees it there.
+        if entry.is_file() and not _ignored(entry) and entry.name != DATASET_READY_MARKER:
             inventory.problems.append(Problem(entry.name, "file outside any class folder"))
     for folder, class_id in match_class_folders(root, classes).items():
         relative_folder = folder.relative_to(root).as_posix()
