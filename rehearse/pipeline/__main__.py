@@ -50,7 +50,8 @@ class Rehearsal:
     def __init__(self, args: argparse.Namespace, workdir: Path, endpoint: str) -> None:
         self.args, self.workdir, self.endpoint = args, workdir, endpoint
         self.timings = Timings()
-        self.image = jobs.Image(args.image_python)
+        # Absolute, but not resolved: the venv's python is a symlink out of the venv.
+        self.image = jobs.Image(args.image_python.absolute())
         self.s3_client = aws.client("s3", endpoint)
         self.sagemaker = aws.client("sagemaker", endpoint)
         self.user_env = {

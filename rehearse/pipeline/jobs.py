@@ -140,7 +140,10 @@ def run_processing(step: str, arguments: dict[str, Any], image: Image, s3: S3, j
     for item in arguments.get("ProcessingInputs", []):
         source = item["S3Input"]
         local = Path(in_container(source["LocalPath"], root))
-        s3.download_prefix(source["S3Uri"], local)
+        try:
+            s3.download_prefix(source["S3Uri"], local)
+        except FileNotFoundError:
+            raise StepFailed(step, f"ClientError: No S3 objects found under S3 URL {source['S3Uri']}") from None
     outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         Path(in_container(item["S3Output"]["LocalPath"], root)).mkdir(parents=True, exist_ok=True)
@@ -183,7 +186,11 @@ def run_training(
     for channel in arguments.get("InputDataConfig", []):
         name = channel["ChannelName"]
         source = channel["DataSource"]["S3DataSource"]
-        s3.download_prefix(source["S3Uri"], root / "input" / "data" / name)
+        try:
+            s3.download_prefix(source["S3Uri"], root / "input" / "data" / name)
+        except FileNotFoundError:
+            # SageMaker's own failure reason when a channel has no object.
+            raise StepFailed(step, f"ClientError: No S3 objects found under S3 URL {source['S3Uri']}") from None
         input_config[name] = {
             "TrainingInputMode": channel.get("InputMode", arguments["AlgorithmSpecification"]["TrainingInputMode"]),
             "S3DistributionType": source.get("S3DistributionType", "FullyReplicated"),
