@@ -185,3 +185,47 @@ def test_every_batch_size_trains_every_image_each_epoch(batch_size: int) -> None
     assert sorted(seen) == list(range(10)) and sum(sizes) == 10
     assert len(sizes) == data.batch_count(10, batch_size)
     assert batch_size == 1 or min(sizes) >= 2  # no lone image where BatchNorm needs a batch
+
+
+def test_the_hub_download_is_checked_against_the_declared_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+    import http.server
+    import threading
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)  # the stand-in hub is on loopback
+    _torchvision_safetensors(tmp_path / "model.safetensors")
+    body = (tmp_path / "model.safetensors").read_bytes()
+    declared = {"sha256": hashlib.sha256(body).hexdigest()}
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("X-Linked-Etag", f'"{declared["sha256"]}"')  # as the Hugging Face Hub sends it
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/model.safetensors"
+        monkeypatch.setitem(pretrained.HUB_SOURCES, "resnet18", url)
+        assert cli.main(["weights", "--out", str(tmp_path / "hub.params")]) == 0
+        pretrained.load_backbone("resnet18", tmp_path / "hub.params", [mx.cpu()])
+        declared["sha256"] = "0" * 64  # what arrived is not what the hub declares
+        assert cli.main(["weights", "--out", str(tmp_path / "bad.params")]) == cli.USAGE_EXIT
+        assert "other than the hub declares" in capsys.readouterr().err
+        assert not (tmp_path / "bad.params").exists()
+    finally:
+        server.shutdown()
+    server.server_close()
+    unreachable = "http://127.0.0.1:9/model.safetensors"
+    monkeypatch.setitem(pretrained.HUB_SOURCES, "resnet18", unreachable)
+    assert cli.main(["weights", "--out", str(tmp_path / "none.params")]) == cli.USAGE_EXIT
+    assert "pass --from-file" in capsys.readouterr().err
