@@ -115,7 +115,7 @@ deploy: setup
 demo: setup-dev
 	$(OFFLINE_ENV) $(PY) -m demo
 
-bench: setup-dev
+bench: setup-dev setup-image
 	$(OFFLINE_ENV) $(PY) -m bench
 
 snapshots: setup-dev
