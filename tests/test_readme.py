@@ -13,7 +13,7 @@ def readme(project_root: Path) -> str:
 
 
 def test_every_config_key_is_documented_in_the_config_table(project_root: Path) -> None:
-    documented = set(re.findall(r"^\| `([a-z][a-zA-Z]+)` \|", readme(project_root), flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `([a-z][a-zA-Z0-9]+)` \|", readme(project_root), flags=re.MULTILINE))
     assert documented == {setting.key for setting in SETTINGS}
 
 

@@ -17,7 +17,7 @@ from sorter_common.classes import ClassListError
 from training.errors import UsageError
 
 USAGE_EXIT = 2
-COMMAND_MODULES = ("training.commands", "training.pipeline_commands")
+COMMAND_MODULES = ("training.commands", "training.pipeline_commands", "training.weights_command")
 
 
 @dataclass(frozen=True)

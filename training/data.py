@@ -113,13 +113,24 @@ def iterate_batches(
     order = list(range(len(data)))
     if train:
         rng.shuffle(order)
-    for start in range(0, len(order), batch_size):
-        chosen = order[start : start + batch_size]
-        if train and len(chosen) < 2 and start > 0:
-            break  # a batch of one breaks BatchNorm statistics; the image comes back next epoch
+    for chosen in batch_indices(order, batch_size):
         views = [augment(data.images[i], size, rng) if train else evaluation_view(data.images[i], size) for i in chosen]
         labels = np.array([data.labels[i] for i in chosen], dtype=np.float32)
         yield np.stack(views), labels
+
+
+def batch_indices(order: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Every index in batches of batch_size, so each image trains every epoch. A lone image left
+    at the end joins the batch before it (a batch of one gives BatchNorm no batch statistics),
+    unless batch_size is 1, where every batch is one image by request."""
+    batches = [list(order[start : start + batch_size]) for start in range(0, len(order), batch_size)]
+    if batch_size > 1 and len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2].extend(batches.pop())
+    return batches
+
+
+def batch_count(images: int, batch_size: int) -> int:
+    return len(batch_indices(range(images), batch_size))
 
 
 def class_weights(labels: Sequence[int], num_classes: int) -> NDArray[Any]:

@@ -11,6 +11,7 @@ the export still share the very same graph.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import mxnet as mx
@@ -87,9 +88,15 @@ def colour_transform() -> tuple[NDArray[np.float32], NDArray[np.float32]]:
 
 
 def build_network(
-    architecture: str, num_classes: int, pretrained: bool, contexts: Sequence[mx.Context], downscale: int = 1
+    architecture: str,
+    num_classes: int,
+    pretrained: Path | bool | None,
+    contexts: Sequence[mx.Context],
+    downscale: int = 1,
 ) -> EdgeClassifier:
-    """A ResNet with ImageNet weights when pretrained (downloaded from the Gluon model zoo)."""
+    """A ResNet with the ImageNet weights of the file `pretrained` (Gluon zoo layout, see
+    training.pretrained), or random initial weights when it is None or False. Nothing is
+    downloaded: the zoo's host is retired."""
     if downscale not in DOWNSCALES:
         raise ValueError(f"downscale {downscale} is not one of {DOWNSCALES}")
     if architecture not in ARCHITECTURES:
@@ -97,8 +104,12 @@ def build_network(
     zoo_name = ARCHITECTURES[architecture]
     # A fixed prefix keeps parameter names (and so the params file and the model version hash)
     # the same however many networks a process builds; the zoo loads weights by structure.
+    if pretrained is True:
+        raise ValueError("pretrained weights come from a file: pass its path (python -m training weights)")
     if pretrained:
-        backbone = vision.get_model(zoo_name, pretrained=True, ctx=list(contexts), prefix=zoo_name + "_")
+        from training.pretrained import load_backbone
+
+        backbone = load_backbone(architecture, Path(pretrained), contexts)
     else:
         backbone = vision.get_model(zoo_name, pretrained=False, prefix=zoo_name + "_")
         backbone.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2), ctx=list(contexts))

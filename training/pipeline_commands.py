@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
+from sorter_common.bucket_layout import PRETRAINED_PREFIX
 from sorter_common.training_pipeline import (
     DATASET_NAME_PATTERN,
     DATASET_PARAMETER,
@@ -91,7 +92,11 @@ def wait(client: Any, execution_arn: str, poll_seconds: float, out: Any = None) 
 def _failure(client: Any, execution_arn: str, execution: dict[str, Any]) -> str:
     for step in _steps(client, execution_arn):
         if step["StepStatus"] == "Failed":
-            return f"step {step['StepName']} failed: {step.get('FailureReason', 'no reason given')}"
+            reason = str(step.get("FailureReason", "no reason given"))
+            if f"/{PRETRAINED_PREFIX}" in reason and "python -m training weights" not in reason:
+                # SageMaker fails the job itself when the pretrained channel's object is missing.
+                reason += " (the pretrained weights are missing: run `python -m training weights s3://<bucket>` once)"
+            return f"step {step['StepName']} failed: {reason}"
     return str(execution.get("FailureReason", ""))
 
 

@@ -1,11 +1,11 @@
 """Entry point of the pipeline's processing steps (Prepare, Evaluate) in the MXNet container.
 
-SageMaker mounts the bundled training code (sourcedir.tar.gz) as an input; this unpacks it,
-installs what the container lacks, and runs `python -m training <command> ...`, so a pipeline
-step runs exactly the code a laptop runs. Python 3.8: the MXNet 1.9 container's version.
+SageMaker mounts the bundled training code (sourcedir.tar.gz) as an input; this unpacks it and
+runs `python -m training <command> ...`, so a pipeline step runs exactly the code a laptop runs.
+Nothing is installed: the jobs run with network isolation, and everything the code imports is in
+the MXNet 1.9 image (Python 3.8, numpy<1.20, onnx 1.8.1, tqdm, matplotlib, OpenCV, Pillow).
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,8 +15,6 @@ from typing import List, Optional
 
 BUNDLE_DIR = Path(os.environ.get("TRASH_SORTER_BUNDLE_DIR", "/opt/ml/processing/input/bundle"))
 CODE_DIR = Path(os.environ.get("TRASH_SORTER_CODE_DIR", "/opt/ml/processing/code"))
-# Import names of container-requirements.txt, to skip pip when the image already has them.
-REQUIRED_MODULES = ("tqdm", "matplotlib", "onnx")
 
 
 def unpack_bundle(bundle_dir: Path, code_dir: Path) -> Path:
@@ -37,17 +35,9 @@ def unpack_bundle(bundle_dir: Path, code_dir: Path) -> Path:
     return code_dir
 
 
-def install_missing_requirements(code_dir: Path) -> None:
-    if all(importlib.util.find_spec(name) for name in REQUIRED_MODULES):
-        return
-    requirements = code_dir / "requirements.txt"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     code_dir = unpack_bundle(BUNDLE_DIR, CODE_DIR)
-    install_missing_requirements(code_dir)
     return subprocess.call([sys.executable, "-m", "training", *arguments], cwd=str(code_dir))
 
 

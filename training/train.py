@@ -36,6 +36,7 @@ from sorter_common.artifact import ARCHIVE_NAME, LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import INPUT_SIZE
 from training import archive, data, export, network
+from training.errors import UsageError
 from training.train_config import TrainConfig, add_arguments, config_from_args, drop_unknown_options
 
 METRIC_DEFINITIONS = [
@@ -122,7 +123,7 @@ def train_epoch(
     start = time.time()
     total_loss, correct, seen = 0.0, 0, 0
     batches = data.iterate_batches(images, config.batch_size, INPUT_SIZE, rng, train=True)
-    steps = (len(images) + config.batch_size - 1) // config.batch_size
+    steps = data.batch_count(len(images), config.batch_size)
     for batch, labels in tqdm(
         batches, total=steps, desc=f"epoch {epoch}", unit="batch", disable=not config.progress, leave=False
     ):
@@ -154,9 +155,11 @@ def train(config: TrainConfig) -> TrainResult:
     validation_images = data.LabelledImages(config.data_dir, "validation.lst", max_side=cache_side)
     if len(train_images) == 0:
         raise ValueError("{} has no training images".format(config.data_dir / "train.lst"))
-    net = network.build_network(config.architecture, len(classes), config.pretrained, contexts, config.downscale)
+    net = network.build_network(
+        config.architecture, len(classes), config.pretrained_weights, contexts, config.downscale
+    )
     net.hybridize(static_alloc=True)
-    steps_per_epoch = (len(train_images) + config.batch_size - 1) // config.batch_size
+    steps_per_epoch = data.batch_count(len(train_images), config.batch_size)
     trainer = _trainer(net, config, steps_per_epoch)
     weights = mx.nd.array(data.class_weights(train_images.labels, len(classes)))
     rng = random.Random(config.seed)
@@ -257,9 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(kept)
     try:
         config = config_from_args(args)
-    except ValueError as error:
-        parser.error(str(error))
-    train(config)
+        train(config)
+    except (UsageError, ValueError) as error:
+        # One line: SageMaker shows the job's last log lines as its failure reason.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

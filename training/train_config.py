@@ -26,6 +26,8 @@ class TrainConfig:
     output_data_dir: Path | None = None
     architecture: str = DEFAULT_ARCHITECTURE
     pretrained: bool = True
+    # The weights file (Gluon zoo layout) when pretrained; see training/pretrained.py.
+    pretrained_weights: Path | None = None
     epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 0.01
@@ -62,6 +64,11 @@ def _default_channel() -> str | None:
     return None
 
 
+def _pretrained_channel() -> str | None:
+    """SageMaker's pretrained channel (the bucket's pretrained/ prefix), when the job has one."""
+    return os.environ.get("SM_CHANNEL_PRETRAINED")
+
+
 def in_sagemaker() -> bool:
     return "SM_MODEL_DIR" in os.environ or "SM_TRAINING_ENV" in os.environ
 
@@ -79,10 +86,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--architecture", "--arch", choices=sorted(ARCHITECTURES), default=DEFAULT_ARCHITECTURE)
     parser.add_argument(
-        "--pretrained", type=parse_bool, default=True, help="ImageNet weights from the Gluon model zoo (true/false)"
+        "--pretrained",
+        type=parse_bool,
+        default=True,
+        help="start from ImageNet weights (true/false): --pretrained-weights, or the pretrained channel",
+    )
+    parser.add_argument("--no-pretrained", dest="pretrained", action="store_false", help="random initial weights")
+    parser.add_argument(
+        "--pretrained-weights",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="ImageNet weights in the Gluon zoo layout (python -m training weights --out FILE)",
     )
     parser.add_argument(
-        "--no-pretrained", dest="pretrained", action="store_false", help="random initial weights (offline)"
+        "--pretrained-sha256",
+        default=None,
+        help="the weights file's pinned sha256 (required for the pretrained channel in SageMaker)",
     )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -111,7 +131,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--archive", type=parse_bool, default=None, help="pack model.tar.gz (default: only outside SageMaker)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", dest="progress", action="store_false", help="no progress bars")
+    # SageMaker passes every hyperparameter as `--name value` (a flag cannot be one): progress false.
+    parser.add_argument("--progress", type=parse_bool, default=True, help="progress bars (true/false)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -123,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if getattr(args, name) < 1:
             raise ValueError("--{} must be at least 1".format(name.replace("_", "-")))
     return TrainConfig(
+        pretrained_weights=_pretrained_weights(args) if args.pretrained else None,
         data_dir=Path(args.data_dir),
         model_dir=Path(args.model_dir),
         output_data_dir=Path(args.output_data_dir) if args.output_data_dir else None,
@@ -141,7 +164,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         model_version=args.model_version,
         archive=(not in_sagemaker()) if args.archive is None else args.archive,
-        progress=not args.quiet,
+        progress=args.progress,
+    )
+
+
+def _pretrained_weights(args: argparse.Namespace) -> Path:
+    """The weights file to start from: --pretrained-weights, else SageMaker's pretrained channel,
+    checked against --pretrained-sha256 (always in SageMaker: the channel is a bucket prefix)."""
+    from training import pretrained
+
+    if args.pretrained_weights is not None:
+        path = Path(args.pretrained_weights)
+        if not path.is_file():
+            raise ValueError(f"--pretrained-weights {path}: no such file")
+        if args.pretrained_sha256:
+            pretrained.verify_checksum(path, args.pretrained_sha256)
+        return path
+    channel = _pretrained_channel()
+    if channel:
+        path = pretrained.find_in_channel(Path(channel), args.architecture)
+        pretrained.verify_checksum(path, args.pretrained_sha256)
+        return path
+    raise ValueError(
+        "no pretrained weights: pass --pretrained-weights FILE (python -m training weights --out FILE "
+        "fetches them) or --no-pretrained"
     )
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from PIL import Image, UnidentifiedImageError
 
+from sorter_common.bucket_layout import DATASET_READY_MARKER
 from training.files import is_inside, printable, regular_files
 
 # Files an OS or an archiver leaves behind; they are not data, so they are not reported.
@@ -146,7 +147,8 @@ def build_inventory(
     inventory = Inventory(images={class_id: [] for class_id in classes})
     seen: dict[str, GoodImage] = {}
     for entry in sorted(root.iterdir()):
-        if entry.is_file() and not _ignored(entry):
+        # The upload's own _READY marker sits at the dataset's root: the Prepare step sees it there.
+        if entry.is_file() and not _ignored(entry) and entry.name != DATASET_READY_MARKER:
             inventory.problems.append(Problem(entry.name, "file outside any class folder"))
     inventory.problems += _outside_links(root)
     for folder, class_id in match_class_folders(root, classes).items():

@@ -20,10 +20,18 @@ from sorter_common.bucket_layout import (
     EVALUATION_PREFIX,
     MODELS_PREFIX,
     PREPARED_PREFIX,
+    PRETRAINED_PREFIX,
 )
 from stacks.nag import acknowledge, resource_finding
 
-READ_PREFIXES = (DATASETS_PREFIX, PREPARED_PREFIX, MODELS_PREFIX, EVALUATION_PREFIX, CHECKPOINTS_PREFIX)
+READ_PREFIXES = (
+    DATASETS_PREFIX,
+    PREPARED_PREFIX,
+    MODELS_PREFIX,
+    EVALUATION_PREFIX,
+    CHECKPOINTS_PREFIX,
+    PRETRAINED_PREFIX,
+)
 WRITE_PREFIXES = (PREPARED_PREFIX, MODELS_PREFIX, EVALUATION_PREFIX, CHECKPOINTS_PREFIX)
 # Jobs a SageMaker pipeline starts are named pipelines-<execution>-<step>-<suffix>.
 PIPELINE_JOB_NAME = "pipelines-*"

@@ -25,8 +25,10 @@ from sorter_common.bucket_layout import (
     EVALUATION_PREFIX,
     MODELS_PREFIX,
     PREPARED_PREFIX,
+    PRETRAINED_PREFIX,
 )
 from stacks.training_pipeline.images import CPU_INSTANCE, MXNET_VERSION, PYTHON_VERSION
+from training.train_config import ARCHITECTURES
 
 # The contract with training/evaluate.py (a test keeps these equal; importing that module here
 # would pull MXNet into every synth).
@@ -48,6 +50,15 @@ FAIL_STEP = "AccuracyBelowGate"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 
 PROCESSING_ROOT = "/opt/ml/processing"
+# With network isolation the SDK sends the code bundle as a `code` channel and points the toolkit
+# at it by this fixed name; SageMaker saves the channel's object under its own S3 key's basename,
+# the CDK asset's hash name, so the definition names that instead (as for the entry script).
+CODE_CHANNEL_BUNDLE = "/opt/ml/input/data/code/sourcedir.tar.gz"
+CODE_CHANNEL_DIR = "/opt/ml/input/data/code/"
+# Pipeline parameters a caller may set per execution (the accuracy gate is deliberately not one).
+EPOCHS_PARAMETER = "Epochs"
+DOWNSCALE_PARAMETER = "InputDownscale"
+PRETRAINED_CHANNEL = "pretrained"
 BUNDLE_MOUNT = f"{PROCESSING_ROOT}/input/bundle"
 
 # Placeholder -> the Fn::Sub variable that replaces it in the template.
@@ -64,7 +75,7 @@ PLACEHOLDERS = {
     "placeholder.inference.image": "InferenceImage",
 }
 _PLACEHOLDER_OF = {variable: placeholder for placeholder, variable in PLACEHOLDERS.items()}
-SUB_VARIABLES = tuple(PLACEHOLDERS.values())
+SUB_VARIABLES = (*PLACEHOLDERS.values(), "SourceBundleName")
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ class PipelineSettings:
     batch_size: int
     learning_rate: float
     network_depth: int
+    pretrained_weights_sha256: str | None
     accuracy_gate: float
     approval_status: str
     use_spot_training: bool
@@ -144,6 +156,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     from sagemaker.model import Model
     from sagemaker.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.mxnet import MXNet
+    from sagemaker.network import NetworkConfig
     from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
@@ -151,7 +164,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     from sagemaker.workflow.fail_step import FailStep
     from sagemaker.workflow.functions import Join, JsonGet
     from sagemaker.workflow.model_step import ModelStep
-    from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+    from sagemaker.workflow.parameters import ParameterInteger, ParameterString
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import ProcessingStep, TrainingStep
@@ -162,8 +175,13 @@ def _build_definition(settings: PipelineSettings) -> str:
 
     dataset_name = ParameterString("DatasetName", default_value="default")
     processing_instance = ParameterString("ProcessingInstanceType", default_value=CPU_INSTANCE)
-    epochs = ParameterInteger("Epochs", default_value=settings.epochs)
-    accuracy_gate = ParameterFloat("AccuracyGate", default_value=settings.accuracy_gate)
+    epochs = ParameterInteger(EPOCHS_PARAMETER, default_value=settings.epochs)
+    # Average-pool the 224x224 input inside the network (1, 2 or 4): quick rehearsals and trials;
+    # the model's input contract stays 224x224 whatever it is.
+    downscale = ParameterInteger(DOWNSCALE_PARAMETER, default_value=1)
+    # The gate is the config's, written into the condition: a caller who can start an execution
+    # cannot lower it (it used to be a pipeline parameter).
+    accuracy_gate = settings.accuracy_gate
     approval_status = ParameterString("ModelApprovalStatus", default_value=settings.approval_status)
 
     processor = ScriptProcessor(
@@ -173,6 +191,8 @@ def _build_definition(settings: PipelineSettings) -> str:
         instance_count=1,
         role=role,
         sagemaker_session=session,
+        # Jobs fetch nothing: their inputs are channels, their code is in the bundle.
+        network_config=NetworkConfig(enable_network_isolation=True),
     )
     bundle_input = ProcessingInput(source=_PLACEHOLDER_OF["SourceBundleUri"], destination=BUNDLE_MOUNT)
 
@@ -214,6 +234,19 @@ def _build_definition(settings: PipelineSettings) -> str:
     prepared_uri = prepare.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
 
     spot = settings.use_spot_training
+    architecture = f"resnet{settings.network_depth}"
+    hyperparameters: dict[str, Any] = {
+        "epochs": epochs,
+        "batch-size": settings.batch_size,
+        "learning-rate": settings.learning_rate,
+        "architecture": architecture,
+        "downscale": downscale,
+        "pretrained": "true",
+        # The toolkit passes every hyperparameter as `--name value`: no valueless flags.
+        "progress": "false",
+    }
+    if settings.pretrained_weights_sha256:
+        hyperparameters["pretrained-sha256"] = settings.pretrained_weights_sha256
     estimator = MXNet(
         entry_point="training/train.py",
         source_dir=_PLACEHOLDER_OF["SourceBundleUri"],
@@ -232,16 +265,16 @@ def _build_definition(settings: PipelineSettings) -> str:
         metric_definitions=METRIC_DEFINITIONS,
         disable_profiler=True,
         debugger_hook_config=False,
-        hyperparameters={
-            "epochs": epochs,
-            "batch-size": settings.batch_size,
-            "learning-rate": settings.learning_rate,
-            "architecture": f"resnet{settings.network_depth}",
-            "pretrained": "true",
-            "quiet": "",
-        },
+        enable_network_isolation=True,
+        hyperparameters=hyperparameters,
     )
-    train = TrainingStep(TRAIN_STEP, step_args=estimator.fit(inputs={"training": TrainingInput(s3_data=prepared_uri)}))
+    weights_uri = f"s3://{_PLACEHOLDER_OF['DataBucket']}/{PRETRAINED_PREFIX}{ARCHITECTURES[architecture]}.params"
+    train = TrainingStep(
+        TRAIN_STEP,
+        step_args=estimator.fit(
+            inputs={"training": TrainingInput(s3_data=prepared_uri), PRETRAINED_CHANNEL: TrainingInput(weights_uri)}
+        ),
+    )
     model_uri = train.properties.ModelArtifacts.S3ModelArtifacts
 
     report = PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path=EVALUATION_FILE)
@@ -292,7 +325,7 @@ def _build_definition(settings: PipelineSettings) -> str:
         FAIL_STEP,
         error_message=Join(
             on=" ",
-            values=["Model accuracy", accuracy, "is below the accuracy gate", accuracy_gate, "- not registered."],
+            values=["Model accuracy", accuracy, f"is below the accuracy gate {accuracy_gate} - not registered."],
         ),
     )
     gate = ConditionStep(
@@ -304,7 +337,7 @@ def _build_definition(settings: PipelineSettings) -> str:
 
     pipeline = Pipeline(
         settings.pipeline_name,
-        parameters=[dataset_name, processing_instance, epochs, accuracy_gate, approval_status],
+        parameters=[dataset_name, processing_instance, epochs, downscale, approval_status],
         steps=[prepare, train, evaluate, gate],
         sagemaker_session=session,
         # No SageMaker Experiments run per execution: nothing reads it, and it would need the
@@ -317,6 +350,7 @@ def _build_definition(settings: PipelineSettings) -> str:
 def _with_variables(definition: str) -> str:
     """Escape Fn::Sub's own syntax, then turn each placeholder into its ${Variable}."""
     text = definition.replace("${", "${!")
+    text = text.replace(CODE_CHANNEL_BUNDLE, CODE_CHANNEL_DIR + "${SourceBundleName}")
     for placeholder, variable in PLACEHOLDERS.items():
         text = text.replace(placeholder, "${" + variable + "}")
     json.loads(text)  # still one valid JSON document

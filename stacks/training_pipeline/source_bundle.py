@@ -16,9 +16,10 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # What SageMaker's script mode and the processing steps need: the training package and the
-# shared contracts it imports. The container installs requirements.txt from the bundle's root.
+# shared contracts it imports. No requirements.txt: the toolkit would pip-install it when the job
+# starts, which network isolation forbids and which could lift the image's numpy past its MXNet.
+# Everything the code imports is in the MXNet 1.9 image (rehearse/pipeline/image-requirements.txt).
 BUNDLED_PACKAGES = ("training", "sorter_common")
-CONTAINER_REQUIREMENTS = PROJECT_ROOT / "training" / "container-requirements.txt"
 BUNDLE_NAME = "sourcedir.tar.gz"
 _SKIPPED_PARTS = ("__pycache__", ".mypy_cache", ".pytest_cache")
 
@@ -37,8 +38,7 @@ def package_files(packages: Iterable[str], project_root: Path = PROJECT_ROOT) ->
 
 def bundle_files(project_root: Path = PROJECT_ROOT) -> list[tuple[str, Path]]:
     """(name in the archive, file) for every bundled file, sorted by name."""
-    files = [("requirements.txt", project_root / "training" / "container-requirements.txt")]
-    return sorted(files + package_files(BUNDLED_PACKAGES, project_root))
+    return sorted(package_files(BUNDLED_PACKAGES, project_root))
 
 
 def _tar_bytes(files: Iterable[tuple[str, Path]]) -> bytes:

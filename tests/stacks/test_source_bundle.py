@@ -19,7 +19,9 @@ def test_the_bundle_holds_the_entry_point_its_imports_and_requirements(tmp_path:
     with tarfile.open(build_bundle(tmp_path)) as archive:
         names = archive.getnames()
         members = archive.getmembers()
-    assert {"requirements.txt", "training/train.py", "training/__main__.py", "sorter_common/classes.py"} <= set(names)
+    assert {"training/train.py", "training/__main__.py", "sorter_common/classes.py"} <= set(names)
+    # No requirements.txt: the toolkit would pip-install it at job start (network isolation, numpy).
+    assert "requirements.txt" not in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     assert names == sorted(names)
     assert {(member.mtime, member.uid, member.gid, member.mode) for member in members} == {(0, 0, 0, 0o644)}
@@ -30,7 +32,6 @@ def test_a_code_change_changes_the_bundle(tmp_path: Path) -> None:
     for package in ("training", "sorter_common"):
         (project / package).mkdir(parents=True)
         (project / package / "__init__.py").write_text("")
-    (project / "training" / "container-requirements.txt").write_text("tqdm==4.67.1\n")
     before = build_bundle(tmp_path / "out", project_root=project)
     (project / "training" / "train.py").write_text("print('changed')\n")
     after = build_bundle(tmp_path / "out", project_root=project)

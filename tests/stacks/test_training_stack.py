@@ -77,7 +77,8 @@ def test_the_gate_registers_above_the_accuracy_gate_and_fails_below_it(definitio
     condition = gate["Conditions"][0]
     assert condition["Type"] == "GreaterThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == ACCURACY_JSON_PATH
-    assert condition["RightValue"] == {"Get": "Parameters.AccuracyGate"}
+    # The config's gate, written in: no caller can lower it with a pipeline parameter.
+    assert condition["RightValue"] == load_config(cdk_json_context()).accuracy_gate
     (register,) = gate["IfSteps"]
     assert register["Type"] == "RegisterModel"
     assert register["Arguments"]["ModelPackageGroupName"] == "trash-sorter-models"
@@ -86,17 +87,35 @@ def test_the_gate_registers_above_the_accuracy_gate_and_fails_below_it(definitio
     (fail,) = gate["ElseSteps"]
     assert fail["Type"] == "Fail"
     message = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert {"Get": "Parameters.AccuracyGate"} in message
+    assert f"is below the accuracy gate {load_config(cdk_json_context()).accuracy_gate} - not registered." in message
     assert any(isinstance(part, dict) and "Std:JsonGet" in part for part in message), "says the measured accuracy"
 
 
 def test_parameters_carry_the_config_defaults(definition: dict[str, Any]) -> None:
     parameters = {parameter["Name"]: parameter for parameter in definition["Parameters"]}
     config = load_config(cdk_json_context())
-    assert parameters["AccuracyGate"]["DefaultValue"] == config.accuracy_gate
+    assert "AccuracyGate" not in parameters  # the gate holds for every caller
     assert parameters["Epochs"]["DefaultValue"] == config.epochs
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert parameters["DatasetName"]["DefaultValue"] == "default"
+
+
+def test_jobs_run_with_network_isolation_and_the_pretrained_channel(definition: dict[str, Any]) -> None:
+    prepare, train, evaluate, _ = definition["Steps"]
+    for step in (prepare, evaluate):
+        assert step["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] is True
+    arguments = train["Arguments"]
+    assert arguments["EnableNetworkIsolation"] is True
+    channels = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"] for channel in arguments["InputDataConfig"]
+    }
+    assert channels["pretrained"]["S3Uri"] == "s3://<DataBucket>/pretrained/resnet18_v1.params"
+    # The code arrives as a channel; the toolkit is pointed at the asset's own file name in it.
+    assert channels["code"]["S3Uri"] == "<SourceBundleUri>"
+    hyperparameters = arguments["HyperParameters"]
+    assert hyperparameters["sagemaker_submit_directory"] == '"/opt/ml/input/data/code/<SourceBundleName>"'
+    # Every hyperparameter reaches train.py as `--name value`: none may be empty.
+    assert all(value not in ("", '""') for value in hyperparameters.values())
 
 
 def test_every_reference_in_the_definition_exists(definition: dict[str, Any]) -> None:
@@ -130,7 +149,7 @@ def test_training_uses_the_mxnet_container_in_script_mode_with_metric_definition
     train = definition["Steps"][1]["Arguments"]
     hyperparameters = train["HyperParameters"]
     assert hyperparameters["sagemaker_program"] == '"training/train.py"'
-    assert hyperparameters["sagemaker_submit_directory"] == '"<SourceBundleUri>"'
+    assert hyperparameters["sagemaker_submit_directory"] == '"/opt/ml/input/data/code/<SourceBundleName>"'
     assert train["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
     _, variables = definition_and_variables(training_template)
     assert variables["TrainingImage"] == "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-training:1.9.0-gpu-py38"

@@ -92,6 +92,20 @@ def test_a_run_below_the_gate_exits_1_naming_the_step_and_the_accuracy(
     assert f"error: pipeline failed: step AccuracyBelowGate failed: {reason}" in error
 
 
+def test_missing_pretrained_weights_name_the_command_to_run(
+    stubbed: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_start(stubbed, "default")
+    # SageMaker's own reason when a channel's S3 object does not exist.
+    reason = "ClientError: Data download failed:No S3 objects found under S3 URL s3://deeplens-x/pretrained/resnet18_v1.params"
+    steps = [step("Prepare", "Succeeded"), step("Train", "Failed", reason)]
+    expect_poll(stubbed, steps, "Failed")
+    stubbed.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": steps})
+    assert main(["pipeline", "start", "--wait", "--poll", "0"]) == 1
+    error = capsys.readouterr().err
+    assert "step Train failed: ClientError" in error and "run `python -m training weights s3://<bucket>` once" in error
+
+
 def test_a_bad_dataset_name_is_refused_before_any_call(stubbed: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pipeline", "start", "--dataset", "../other"]) == 2
     assert "dataset name '../other' is not usable" in capsys.readouterr().err

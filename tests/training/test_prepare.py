@@ -48,6 +48,16 @@ def _reasons(problems: list[validate.Problem]) -> dict[str, str]:
     return {problem.path: problem.reason for problem in problems}
 
 
+def test_the_uploads_ready_marker_is_no_problem(sample_dir: Path, tmp_path: Path) -> None:
+    # The Prepare step downloads datasets/<name>/ whole, _READY marker included (found by the rehearsal).
+    source = tmp_path / "source"
+    shutil.copytree(sample_dir, source)
+    (source / "_READY").write_bytes(b"")
+    (source / "notes.txt").write_text("x")
+    result = prepare_dataset(source, tmp_path / "out", progress=False)
+    assert [problem.path for problem in result.problems] == ["notes.txt"]
+
+
 def test_every_bad_input_is_reported_with_path_and_reason_and_source_is_untouched(
     messy_source: Path, tmp_path: Path
 ) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import mxnet as mx
@@ -104,22 +103,17 @@ def test_network_does_channel_order_and_normalization_inside_the_graph() -> None
     np.testing.assert_allclose(small(mx.nd.array(flat)).asnumpy(), at_56, rtol=1e-4, atol=1e-4)
 
 
-def test_pretrained_path_loads_zoo_weights_and_replaces_the_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dict[str, Any]] = []
-    real_get_model = vision.get_model
-
-    def fake_get_model(name: str, **kwargs: Any) -> Any:
-        # The real call downloads ImageNet weights (works in SageMaker); here it is recorded.
-        calls.append({"name": name, **kwargs})
-        model = real_get_model(name, pretrained=False, prefix=kwargs.get("prefix", ""))
-        model.initialize(mx.init.Constant(0.01), ctx=kwargs.get("ctx"))
-        return model
-
-    monkeypatch.setattr(vision, "get_model", fake_get_model)  # the module network calls
-    net = network.build_network("resnet34", 5, pretrained=True, contexts=[mx.cpu()])
-    assert calls[0]["name"] == "resnet34_v1" and calls[0]["pretrained"] is True
+def test_pretrained_weights_come_from_a_file_and_the_output_is_replaced(tmp_path: Path) -> None:
+    # A zoo-layout file as `python -m training weights` writes it (here: constant weights).
+    zoo = vision.get_model("resnet34_v1", pretrained=False)
+    zoo.initialize(mx.init.Constant(0.01))
+    zoo(mx.nd.zeros((1, 3, 64, 64)))
+    zoo.save_parameters(str(tmp_path / "resnet34_v1.params"))
+    net = network.build_network("resnet34", 5, pretrained=tmp_path / "resnet34_v1.params", contexts=[mx.cpu()])
     assert net(mx.nd.zeros((1, 3, 64, 64))).shape == (1, 5)
-    assert float(net.features[0].weight.data().asnumpy().mean()) == pytest.approx(0.01)  # the zoo's weights kept
+    assert float(net.features[0].weight.data().asnumpy().mean()) == pytest.approx(0.01)  # the file's weights kept
+    with pytest.raises(ValueError, match="come from a file"):
+        network.build_network("resnet34", 5, pretrained=True, contexts=[mx.cpu()])
 
 
 def _sagemaker_env(monkeypatch: pytest.MonkeyPatch, data: Path, root: Path) -> None:

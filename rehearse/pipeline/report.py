@@ -1,0 +1,52 @@
+"""Each rehearsal step's name, time and, when it fails, the job's last log lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOG_TAIL_LINES = 25
+
+
+class StepFailed(RuntimeError):
+    """A step of the rehearsal failed: its name, why, and the job's last log lines."""
+
+    def __init__(self, step: str, reason: str, log: Path | None = None) -> None:
+        self.step, self.reason, self.log = step, reason, log
+        super().__init__(f"{step}: {reason}")
+
+    def tail(self) -> str:
+        if self.log is None or not self.log.is_file():
+            return ""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+@dataclass
+class Timings:
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        print(f"==> {name}", flush=True)
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            seconds = time.monotonic() - start
+            self.steps.append((name, seconds))
+            print(f"    {name}: {seconds:.1f} s", flush=True)
+
+    def total(self) -> float:
+        """Wall-clock seconds since the start (a condition step's time includes its inner steps')."""
+        return time.monotonic() - self.started
+
+    def table(self) -> str:
+        width = max(len(name) for name, _ in self.steps) if self.steps else 0
+        rows = [f"  {name.ljust(width)}  {seconds:7.1f} s" for name, seconds in self.steps]
+        rows.append(f"  {'total'.ljust(width)}  {self.total():7.1f} s")
+        return "\n".join(rows)

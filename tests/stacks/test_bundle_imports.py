@@ -1,0 +1,54 @@
+"""The code bundle needs nothing the MXNet 1.9 image lacks: its jobs install nothing and fetch nothing.
+
+Every third-party module that training/ and sorter_common/ import must come from a distribution
+pinned in the image's package list (rehearse/pipeline/image-requirements.txt); `make rehearse`
+then runs them there. A new dependency the image lacks has to be vendored into the bundle,
+built for Python 3.8, never pip-installed when a job starts.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+from stacks.training_pipeline.source_bundle import BUNDLED_PACKAGES, bundle_files
+
+# Import name -> the distribution in the image that provides it.
+DISTRIBUTION_OF = {"cv2": "opencv-python-headless", "PIL": "pillow"}
+# Only the operator's commands (`pipeline`, `upload`, `weights`) import these; they never run in a job.
+OPERATOR_ONLY = {"boto3", "botocore"}
+# Only `evaluate --runtime onnx` imports it, a laptop parity check the pipeline's Evaluate step never
+# asks for (its arguments name no runtime: MXNet, the image's own).
+LOCAL_ONLY = {"onnxruntime"}
+
+
+def _imported_top_levels(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_module_the_bundle_imports_is_in_the_image(project_root: Path) -> None:
+    pinned = {
+        line.split("==")[0].strip().lower()
+        for line in (project_root / "rehearse" / "pipeline" / "image-requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    imported: set[str] = set()
+    for name, path in bundle_files(project_root):
+        if name.endswith(".py"):
+            imported |= _imported_top_levels(path)
+    third_party = imported - set(sys.stdlib_module_names) - set(BUNDLED_PACKAGES) - {"__future__"}
+    missing = {
+        module
+        for module in third_party - OPERATOR_ONLY - LOCAL_ONLY
+        if DISTRIBUTION_OF.get(module, module).lower().replace("_", "-") not in pinned
+    }
+    assert not missing, f"not in the MXNet image: {sorted(missing)}; vendor them into the bundle (Python 3.8)"
+    assert {"mxnet", "numpy", "cv2", "PIL", "onnx", "tqdm"} <= third_party  # the check sees real imports
+    assert pinned >= OPERATOR_ONLY  # boto3 is in the image too, all the same
