@@ -267,7 +267,7 @@ def _stubbed_delete(monkeypatch: pytest.MonkeyPatch, conflicts: int) -> tuple[An
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     slept: list[float] = []
-    monkeypatch.setattr(index.time, "sleep", slept.append)
+    monkeypatch.setattr("time.sleep", slept.append)
     iot = boto3.client("iot", region_name=REGION)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     iot_stub, secrets_stub = Stubber(iot), Stubber(secrets)

@@ -253,7 +253,7 @@ def test_a_late_approval_of_an_older_package_does_not_roll_the_devices_back(clie
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """time.sleep recorded instead of slept."""
     slept: list[float] = []
-    monkeypatch.setattr(index.time, "sleep", slept.append)
+    monkeypatch.setattr("time.sleep", slept.append)
     return slept
 
 
