@@ -26,7 +26,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 OFFLINE_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup setup-dev synth test lint diff bootstrap deploy demo bench snapshots clean distclean
+.PHONY: help setup setup-dev synth test lint diff bootstrap deploy demo bench rehearse-camera snapshots clean distclean
 
 help:
 	@echo "make synth      build the cloud assembly in cdk.out (no AWS account needed)"
@@ -37,6 +37,7 @@ help:
 	@echo "make deploy     cdk deploy --all with your AWS credentials (AWS_PROFILE=... to choose)"
 	@echo "make demo       the whole trash sorter end to end on this machine, no AWS account (writes demo/out/)"
 	@echo "make bench      run the benchmarks, write bench/results.json"
+	@echo "make rehearse-camera  the Greengrass recipe's Install and Run on every Python the camera claims"
 	@echo "make snapshots  update the stack snapshots after an intended change"
 	@echo "make clean      remove build outputs; make distclean also removes .venv and node_modules"
 
@@ -95,6 +96,9 @@ demo: setup-dev
 
 bench: setup-dev
 	$(OFFLINE_ENV) $(PY) -m bench
+
+rehearse-camera: setup-dev
+	$(OFFLINE_ENV) $(PY) -m rehearse.camera
 
 snapshots: setup-dev
 	$(OFFLINE_ENV) $(PY) -m pytest tests/stacks --snapshot-update

@@ -22,6 +22,7 @@ BENCHMARKS = {
     "subscriber": "bench.subscriber_bench",
     "inference": "bench.inference_bench",
     "component": "bench.component_bench",
+    "camera": "bench.camera_bench",
 }
 
 
