@@ -186,7 +186,13 @@ def resolve_lifecycle(
 
 def process_environment(device: Device, lifecycle: Lifecycle, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """What a lifecycle script's process sees: the nucleus's environment plus its own variables."""
-    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "PIP_CACHE_DIR") if name in os.environ}
+    # The device's own set-up for reaching a package index: its pip configuration, proxies, CAs.
+    passed = ("PATH", "HOME", "LANG", "SSL_CERT_FILE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+    base = {
+        name: value
+        for name, value in os.environ.items()
+        if name in passed or name.upper() in passed or name.startswith("PIP_")
+    }
     return {
         **base,
         **(extra or {}),
