@@ -74,8 +74,8 @@ def lifecycle(archive: str) -> dict[str, Any]:
         "Setenv": environment,
         # Runs once per component version: unpack the code, build the venv with the pinned wheels.
         # Wheels only: a missing wheel fails in seconds with pip's message, instead of an hour-long
-        # source build on a Pi. pip's cache stays in the component user's home, so the next
-        # component version installs the same wheels without downloading them again.
+        # source build on a Pi. pip's cache stays in the component user's home (when it has
+        # one), so the next component version installs the same wheels without downloading them.
         "Install": {
             "Script": " && ".join(
                 [
