@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -107,6 +108,8 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 def model_component(model: Path, package_version: int = 1) -> ShippedComponent:
     """The model recipe the promotion function creates for an approved package holding `model`."""
+    # The Lambda module sets the root logger to INFO on import (for CloudWatch); restored below.
+    root_level = logging.getLogger().level
     import boto3
     from botocore.stub import Stubber
 
@@ -170,9 +173,12 @@ def model_component(model: Path, package_version: int = 1) -> ShippedComponent:
             )
             gg.add_response("list_deployments", {"deployments": []})
             gg.add_response("create_deployment", {"deploymentId": "rehearsal"})
-            index.handler(
-                {"detail": {"ModelPackageArn": package_arn}}, None, sagemaker=sagemaker, greengrass=greengrass
-            )
+            try:
+                index.handler(
+                    {"detail": {"ModelPackageArn": package_arn}}, None, sagemaker=sagemaker, greengrass=greengrass
+                )
+            finally:
+                logging.getLogger().setLevel(root_level)
     (recipe_bytes,) = sent
     recipe = json.loads(recipe_bytes)
     names = {artifact["Uri"].rsplit("/", 1)[-1] for m in recipe["Manifests"] for artifact in m.get("Artifacts", [])}
