@@ -40,7 +40,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 OFFLINE_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup setup-dev setup-image synth test rehearse rehearse-pipeline lint diff bootstrap deploy demo bench snapshots clean distclean
+.PHONY: help setup setup-dev setup-image synth test rehearse rehearse-pipeline rehearse-camera lint diff bootstrap deploy demo bench snapshots clean distclean
 
 help:
 	@echo "make synth      build the cloud assembly in cdk.out (no AWS account needed)"
@@ -52,6 +52,7 @@ help:
 	@echo "make deploy     cdk deploy --all with your AWS credentials (AWS_PROFILE=... to choose)"
 	@echo "make demo       the whole trash sorter end to end on this machine, no AWS account (writes demo/out/)"
 	@echo "make bench      run the benchmarks, write bench/results.json"
+	@echo "make rehearse-camera  the Greengrass recipe's Install and Run on every Python the camera claims"
 	@echo "make snapshots  update the stack snapshots after an intended change"
 	@echo "make clean      remove build outputs; make distclean also removes .venv and node_modules"
 
@@ -114,7 +115,7 @@ synth: setup
 test: setup-dev
 	$(OFFLINE_ENV) $(PY) -m pytest
 
-rehearse: rehearse-pipeline
+rehearse: rehearse-pipeline rehearse-camera
 
 rehearse-pipeline: setup-dev setup-image
 	$(OFFLINE_ENV) $(PY) -m rehearse.pipeline --image-python $(IMAGE_VENV)/bin/python
@@ -139,6 +140,9 @@ demo: setup-dev
 
 bench: setup-dev setup-image
 	$(OFFLINE_ENV) $(PY) -m bench
+
+rehearse-camera: setup-dev
+	$(OFFLINE_ENV) $(PY) -m rehearse.camera
 
 snapshots: setup-dev
 	$(OFFLINE_ENV) $(PY) -m pytest tests/stacks --snapshot-update

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "inference": "bench.inference_bench",
     "component": "bench.component_bench",
     "rehearsal": "bench.rehearsal_bench",
+    "camera": "bench.camera_bench",
 }
 
 

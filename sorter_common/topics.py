@@ -20,3 +20,18 @@ def all_predictions_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
 
 def all_status_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     return f"{prefix}/+/{STATUS}"
+
+
+# MQTT 3.1.1 section 4.7: '/' separates levels, '+' and '#' are wildcards (never in a topic name
+# one publishes to), and U+0000 is not allowed anywhere. AWS IoT Core allows 7 levels in all.
+_NOT_IN_A_LEVEL = ("/", "+", "#", "\x00")
+
+
+def topic_level_problem(name):  # type: (str) -> str
+    """Why `name` cannot be one MQTT topic level, or "" when it can."""
+    if not name:
+        return "it is empty"
+    bad = sorted({char for char in name if char in _NOT_IN_A_LEVEL})
+    if bad:
+        return "it contains {} (not allowed in an MQTT topic level)".format(" ".join(repr(char) for char in bad))
+    return ""

@@ -59,6 +59,7 @@ class TrashSorterConfig:
     deeplens_function_version_arn: str | None
     deeplens_model_key: str | None
     greengrass_thing_group: str
+    greengrass_thing_name_prefix: str
     greengrass_frame_source: str
     greengrass_initial_model_key: str | None
 
@@ -263,12 +264,29 @@ def _thing_group(value: Any) -> str:
     return name
 
 
-# What the component's --source accepts; the device checks that the path or camera exists.
-_FRAME_SOURCE = re.compile(r"^(\d{1,2}|/dev/video\d{1,2}|(rtsps?|https?)://\S+|/\S+)$")
+# The cameras' thing names start with this: their IoT policy names it, since thing policy
+# variables do not work for Greengrass core devices. Each name is also an MQTT topic level.
+_THING_NAME_PREFIX = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _thing_name_prefix(value: Any) -> str:
+    prefix = _text(value)
+    if not _THING_NAME_PREFIX.match(prefix):
+        raise ValueError("expected 1-64 letters, digits, '_' or '-' (the start of every camera's IoT thing name)")
+    return prefix
+
+
+# What the component's --source accepts; the device checks that the path or camera exists. The
+# value reaches the device as a plain string (never through a shell), so quotes, spaces, '$' and
+# backticks are just characters of a path or URL; control characters are refused.
+_FRAME_SOURCE = re.compile(r"^(\d{1,2}|/dev/video\d{1,2}|(rtsps?|https?)://.+|/.+)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _frame_source(value: Any) -> str:
     source = _text(value)
+    if _CONTROL.search(source):
+        raise ValueError("control characters (newline, tab, NUL...) are not allowed in a frame source")
     if not _FRAME_SOURCE.match(source):
         raise ValueError(
             "expected a camera index (0), a /dev/videoN device, an rtsp:// or http(s):// URL, "
@@ -360,6 +378,7 @@ SETTINGS: tuple[Setting, ...] = (
     # The model.tar.gz the DeepLens group delivers (a Greengrass V1 machine-learning resource).
     Setting("deeplensModelKey", "deeplens_model_key", None, _optional_text(_model_key)),
     Setting("greengrassThingGroup", "greengrass_thing_group", "trash-sorter-cameras", _thing_group),
+    Setting("greengrassThingNamePrefix", "greengrass_thing_name_prefix", "trash-sorter-cam-", _thing_name_prefix),
     Setting("greengrassFrameSource", "greengrass_frame_source", "0", _frame_source),
     # None: the devices get a model with the first approval (see stacks/edge_v2_stack.py).
     Setting("greengrassInitialModelKey", "greengrass_initial_model_key", None, _optional_text(_model_key)),

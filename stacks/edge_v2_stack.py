@@ -36,7 +36,7 @@ ROLE_ALIAS = "trash-sorter-greengrass-tes"
 TES_ROLE_NAME_OUTPUT = "TokenExchangeRoleName"
 CORE_POLICY = "trash-sorter-greengrass-core"
 NUCLEUS_URL = "https://d2s8p88vqu9w66.cloudfront.net/releases/greengrass-nucleus-latest.zip"
-THING_NAME_PLACEHOLDER = "<device-thing-name>"
+DEVICE_NAME_PLACEHOLDER = "<device-name>"
 
 
 class EdgeV2Stack(Stack):
@@ -110,6 +110,7 @@ class EdgeV2Stack(Stack):
             "Cores",
             bucket=bucket,
             topic_prefix=config.topic_prefix,
+            thing_name_prefix=config.greengrass_thing_name_prefix,
             role_alias_name=ROLE_ALIAS,
             policy_name=CORE_POLICY,
         )
@@ -124,6 +125,8 @@ class EdgeV2Stack(Stack):
 
     def _outputs(self, config: TrashSorterConfig) -> None:
         group = config.greengrass_thing_group
+        # The core policy allows exactly the thing names of this rule (see GreengrassCoreAccess).
+        thing_name = f"{config.greengrass_thing_name_prefix}{DEVICE_NAME_PLACEHOLDER}"
         install = Fn.join(
             "",
             [
@@ -131,7 +134,7 @@ class EdgeV2Stack(Stack):
                 "GreengrassInstaller && sudo -E java -Droot=/greengrass/v2 -Dlog.store=FILE -jar "
                 "./GreengrassInstaller/lib/Greengrass.jar --aws-region ",
                 Aws.REGION,
-                f" --thing-name {THING_NAME_PLACEHOLDER} --thing-group-name {group} --thing-policy-name {CORE_POLICY}"
+                f" --thing-name {thing_name} --thing-group-name {group} --thing-policy-name {CORE_POLICY}"
                 " --tes-role-name ",
                 self.access.role.role_name,
                 f" --tes-role-alias-name {ROLE_ALIAS} --component-default-user ggc_user:ggc_group"
@@ -142,8 +145,9 @@ class EdgeV2Stack(Stack):
             self,
             "InstallNucleusCommand",
             value=install,
-            description="On the device (Java 11+, python3-venv; AWS credentials that may provision): installs the "
-            f"nucleus, registers the device as a thing and joins it to {group}",
+            description="On the device (Java 11+, python3-venv; AWS credentials that may provision), with "
+            f"{DEVICE_NAME_PLACEHOLDER} replaced (letters, digits, '_', '-'): installs the nucleus, registers the "
+            f"device as a thing named {thing_name} (the core policy allows only that rule) and joins it to {group}",
         )
         CfnOutput(
             self,
@@ -151,12 +155,12 @@ class EdgeV2Stack(Stack):
             value=Fn.join(
                 "",
                 [
-                    f"aws iot add-thing-to-thing-group --thing-group-name {group} "
-                    f"--thing-name {THING_NAME_PLACEHOLDER} --region ",
+                    f"aws iot add-thing-to-thing-group --thing-group-name {group} --thing-name {thing_name} --region ",
                     Aws.REGION,
                 ],
             ),
-            description="Joins a device that already runs Greengrass V2 to the sorter cameras",
+            description="Joins a device that already runs Greengrass V2 to the sorter cameras (its thing name must "
+            f"start with {config.greengrass_thing_name_prefix} and its certificate carry {CORE_POLICY})",
         )
         CfnOutput(self, "ThingGroupName", value=group, description="Devices in it run the trash sorter")
         CfnOutput(self, TES_ROLE_NAME_OUTPUT, value=self.access.role.role_name, description="Token exchange role")

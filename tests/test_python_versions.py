@@ -2,7 +2,7 @@
 
 - Python 3.7: everything the DeepLens Lambda bundles (its own test runs vermin on the bundle).
 - Python 3.8: the training package (SageMaker's MXNet 1.9 container) and the Greengrass V2
-  component with its MQTT link (devices with Python 3.8 to 3.11).
+  component with its MQTT link (devices with Python 3.8 to 3.13).
 
 vermin checks the standard library and syntax. It does not see that `Callable[[str], None]` or
 `dict[str, Any]` written outside an annotation is evaluated at import time, where Python 3.8

@@ -7,9 +7,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
-from sorter_common.topics import DEFAULT_TOPIC_PREFIX
+from sorter_common.topics import DEFAULT_TOPIC_PREFIX, topic_level_problem
 
 TRANSPORTS = ("ipc", "mqtt", "stdout")
 DEFAULT_QUEUE_FRAMES = 2
@@ -47,8 +48,15 @@ class ComponentSettings:
     mqtt: MqttOptions | None
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad setting is one line in the component's log (Greengrass keeps stderr), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the settings)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m device.greengrass_component",
         description=(
             "Classify camera frames with the trash-sorter model (ONNX Runtime) and publish a prediction "
@@ -95,6 +103,14 @@ def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
     args = parser.parse_args(argv)
     if not args.thing_name:
         parser.error("--thing-name is required outside Greengrass (AWS_IOT_THING_NAME is not set)")
+    problem = topic_level_problem(args.thing_name)
+    if problem:
+        # It is a level of every topic the component publishes to: with '/', '+' or '#' each
+        # publish would fail or land where nobody listens.
+        parser.error(f"thing name {args.thing_name!r} cannot be used: {problem}; rename the thing")
+    prefix_problems = [topic_level_problem(level) for level in args.topic_prefix.split("/")]
+    if any(prefix_problems):
+        parser.error(f"--topic-prefix {args.topic_prefix!r} is not valid: {next(p for p in prefix_problems if p)}")
     if not 0.0 <= args.threshold <= 1.0:
         parser.error(f"--threshold {args.threshold} is not within 0..1")
     if args.window < 1 or args.queue_frames < 1:

@@ -6,7 +6,8 @@ Create: CreateKeysAndCertificate (active), then CreateSecret with the private ke
 Update: with the same SecretName nothing is created (same certificate, same secret). A new
   SecretName means a new certificate and secret; CloudFormation then deletes the old pair.
 Delete: detach the certificate from the thing and the policy, UpdateCertificate INACTIVE,
-  DeleteCertificate, and delete the secret (only when it is tagged with this certificate's id).
+  DeleteCertificate (tried again while IoT still reports it attached: DetachThingPrincipal is
+  asynchronous), and delete the secret (only when it is tagged with this certificate's id).
 Data returned: CertificateId, CertificateArn, SecretArn. Never the key, never the PEM, and nothing
 from the event is logged (its ResponseURL is a pre-signed URL).
 """
@@ -35,6 +36,15 @@ REQUEST_ID_TAG = "cloudformation-request-id"
 SEND_ATTEMPTS = 3
 _CERTIFICATE_ID = re.compile(r"^[0-9a-f]{64}$")
 _NOT_FOUND = ("ResourceNotFoundException",)
+# The role may read only secrets named SecretName-??????. For a secret that does not exist yet IAM
+# has no ARN to match, and whether Secrets Manager then answers "not found" or "access denied" is
+# not documented: on the first Create both mean "no secret yet" (a real permission problem still
+# fails at CreateSecret, with its own error).
+_NO_SECRET_YET = (*_NOT_FOUND, "AccessDeniedException")
+# DeleteCertificate while a detach is still being applied: DeleteConflictException.
+DELETE_ATTEMPTS = 8
+DELETE_FIRST_WAIT_S = 2.0
+DELETE_MAX_WAIT_S = 15.0
 
 
 class Clients:
@@ -61,7 +71,7 @@ def _made_by(request_id: str, secret_name: str, clients: Clients) -> str | None:
     try:
         tags = clients.secrets.describe_secret(SecretId=secret_name).get("Tags", [])
     except ClientError as error:
-        if error.response["Error"]["Code"] in _NOT_FOUND:
+        if error.response["Error"]["Code"] in _NO_SECRET_YET:
             return None
         raise
     values = {tag["Key"]: tag["Value"] for tag in tags}
@@ -113,7 +123,18 @@ def _delete_certificate(certificate_id: str, certificate_arn: str, props: dict[s
     _ignore_not_found(clients.iot.detach_thing_principal, thingName=props["ThingName"], principal=certificate_arn)
     _ignore_not_found(clients.iot.detach_policy, policyName=props["PolicyName"], target=certificate_arn)
     _ignore_not_found(clients.iot.update_certificate, certificateId=certificate_id, newStatus="INACTIVE")
-    _ignore_not_found(clients.iot.delete_certificate, certificateId=certificate_id)
+    wait = DELETE_FIRST_WAIT_S
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        try:
+            _ignore_not_found(clients.iot.delete_certificate, certificateId=certificate_id)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "DeleteConflictException" or attempt == DELETE_ATTEMPTS:
+                raise
+            # The detaches above are applied asynchronously (DetachThingPrincipal says so).
+            LOG.info("certificate %s still attached; deleting again in %.0f s", certificate_id, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, DELETE_MAX_WAIT_S)
 
 
 def _delete_secret_of(certificate_id: str, secret_name: str, clients: Clients) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import boto3
@@ -28,6 +29,13 @@ except ImportError:
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
+# Greengrass computes an artifact's digest after CreateComponentVersion returns; a version can be
+# deployed once its state is DEPLOYABLE (greengrassv2 DescribeComponent, status.componentState).
+DEPLOYABLE = "DEPLOYABLE"
+NOT_DEPLOYABLE = ("FAILED", "DEPRECATED")
+POLL_INTERVAL_S = 2.0
+# Well inside the function's timeout; a version still pending then is left for the retry.
+DEPLOYABLE_TIMEOUT_S = 200.0
 
 
 class PromotionError(RuntimeError):
@@ -56,28 +64,57 @@ def handler(event: dict[str, Any], context: Any, sagemaker: Any = None, greengra
     if not model_uri.startswith(allowed) or not model_uri.endswith("/model.tar.gz"):
         raise PromotionError(f"{arn}: model {model_uri} is not a model.tar.gz under {allowed}")
     version = promoted_version(package["ModelPackageVersion"])
-    created = _ensure_component(greengrass, version, model_uri, arn)
+    created, state = _ensure_component(greengrass, version, model_uri, arn)
+    _wait_deployable(greengrass, version, state)
     revised = _revise_deployment(greengrass, version)
     LOG.info("model package %s -> %s %s (created=%s, revised=%s)", arn, MODEL_COMPONENT, version, created, revised)
     return {"action": "promoted", "componentVersion": version, "created": created, "deploymentRevised": revised}
 
 
-def _ensure_component(greengrass: Any, version: str, model_uri: str, package_arn: str) -> bool:
-    component_arn = f"{_env('MODEL_COMPONENT_ARN')}:versions:{version}"
+def _version_arn(version: str) -> str:
+    return f"{_env('MODEL_COMPONENT_ARN')}:versions:{version}"
+
+
+def _ensure_component(greengrass: Any, version: str, model_uri: str, package_arn: str) -> tuple[bool, Any]:
+    """(created, status) of the model component version, made if it does not exist yet."""
     try:
-        greengrass.describe_component(arn=component_arn)
-        return False
+        return False, greengrass.describe_component(arn=_version_arn(version)).get("status")
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
     recipe = recipe_json(model_recipe(version, model_uri, "model package " + "/".join(package_arn.rsplit("/", 2)[-2:])))
     try:
-        greengrass.create_component_version(inlineRecipe=recipe.encode("utf-8"))
+        created = greengrass.create_component_version(inlineRecipe=recipe.encode("utf-8"))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConflictException":  # created meanwhile by a concurrent retry
             raise
-        return False
-    return True
+        return False, None
+    return True, created.get("status")
+
+
+def _wait_deployable(greengrass: Any, version: str, status: Any) -> None:
+    """Returns once the version is DEPLOYABLE; PromotionError (to the dead-letter queue) when it failed
+    or is still pending after DEPLOYABLE_TIMEOUT_S."""
+    deadline = time.monotonic() + DEPLOYABLE_TIMEOUT_S
+    while True:
+        state = (status or {}).get("componentState")
+        if state == DEPLOYABLE:
+            return
+        if state in NOT_DEPLOYABLE:
+            details = "; ".join(
+                filter(None, [(status or {}).get("message"), *((status or {}).get("errors") or {}).values()])
+            )
+            raise PromotionError(
+                f"{MODEL_COMPONENT} {version} is {state}: {details or 'no reason given'}. Fix the cause, delete that "
+                f"version (aws greengrassv2 delete-component --arn {_version_arn(version)}) and replay the event"
+            )
+        if time.monotonic() >= deadline:
+            raise PromotionError(
+                f"{MODEL_COMPONENT} {version} is still {state or 'unknown'} after {DEPLOYABLE_TIMEOUT_S:.0f} s, "
+                "not DEPLOYABLE; the deployment was not revised (replay the event later)"
+            )
+        time.sleep(POLL_INTERVAL_S)
+        status = greengrass.describe_component(arn=_version_arn(version)).get("status")
 
 
 def _revise_deployment(greengrass: Any, version: str) -> bool:

@@ -34,7 +34,9 @@ def model_recipe(version: str, model_uri: str, source: str) -> dict[str, Any]:
         "Manifests": [
             {
                 "Platform": {"os": "linux"},
-                "Artifacts": [{"Uri": model_uri, "Unarchive": "NONE", "Permission": {"Read": "OWNER"}}],
+                # ALL: the application component reads it from this (its dependency's) artifacts folder,
+                # and Greengrass documents that a dependency's artifact needs Read ALL for that.
+                "Artifacts": [{"Uri": model_uri, "Unarchive": "NONE", "Permission": {"Read": "ALL"}}],
             }
         ],
     }

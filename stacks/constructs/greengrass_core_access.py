@@ -1,5 +1,14 @@
-"""What a Greengrass V2 core device may do: its IoT policy (own client id and topics only) and the
-token exchange role behind an IoT role alias (read the component artifacts, nothing else)."""
+"""What a Greengrass V2 core device may do: its IoT policy (the cameras' client ids and topics only)
+and the token exchange role behind an IoT role alias (read the component artifacts, nothing else).
+
+No thing policy variables: AWS IoT Greengrass does not support them for core devices
+(developer guide, device-auth, "AWS IoT policies for Greengrass V2 core devices"). Its data-plane
+calls are HTTPS requests, where `${iot:Connection.Thing.ThingName}` never resolves, and the
+nucleus's extra MQTT connections use client ids other than the thing name. The policy is scoped by
+a naming rule instead: every camera's thing name starts with `thing_name_prefix` (the install
+command the stack outputs uses it). Within that fleet a camera could publish as another camera;
+nothing outside it is reachable.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +19,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX, MODELS_PREFIX
+from stacks.constructs.policy_detach import PolicyDetachOnDelete
 from stacks.nag import acknowledge, resource_finding
 
-THING = "${iot:Connection.Thing.ThingName}"
 ARTIFACT_PREFIXES = (EDGE_ARTIFACTS_PREFIX, MODELS_PREFIX)
 
 
@@ -24,6 +33,7 @@ class GreengrassCoreAccess(Construct):
         *,
         bucket: s3.IBucket,
         topic_prefix: str,
+        thing_name_prefix: str,
         role_alias_name: str,
         policy_name: str,
     ) -> None:
@@ -54,25 +64,29 @@ class GreengrassCoreAccess(Construct):
             self, "RoleAlias", role_alias=role_alias_name, role_arn=self.role.role_arn, credential_duration_seconds=3600
         )
         self.policy = iot.CfnPolicy(
-            self, "CorePolicy", policy_name=policy_name, policy_document=self._document(topic_prefix)
+            self, "CorePolicy", policy_name=policy_name, policy_document=self._document(topic_prefix, thing_name_prefix)
         )
+        # The installer attaches this policy to each camera's certificate, outside CloudFormation;
+        # `cdk destroy` detaches it from them first (a policy with targets cannot be deleted).
+        self.detach_on_delete = PolicyDetachOnDelete(self, "DetachOnDelete", policy=self.policy)
 
-    def _document(self, topic_prefix: str) -> iam.PolicyDocument:
+    def _document(self, topic_prefix: str, thing_name_prefix: str) -> iam.PolicyDocument:
         def arn(service: str, resource: str) -> str:
             return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
 
-        own_things = f"$aws/things/{THING}"
+        cameras = f"{thing_name_prefix}*"  # every thing name of the rule; client ids <thing>#2 too
+        own_things = f"$aws/things/{cameras}"
         return iam.PolicyDocument(
             statements=[
-                # Client ids start with the core's own thing name: the nucleus opens further MQTT
+                # Client ids start with the core's thing name: the nucleus opens further MQTT
                 # connections named <thing>#2, #3... (AWS's minimal core device policy does the same).
-                iam.PolicyStatement(actions=["iot:Connect"], resources=[arn("iot", f"client/{THING}*")]),
+                iam.PolicyStatement(actions=["iot:Connect"], resources=[arn("iot", f"client/{cameras}")]),
                 iam.PolicyStatement(
                     actions=["iot:Publish"],
                     resources=[
                         arn("iot", f"topic/{own_things}/*"),
-                        arn("iot", f"topic/{topic_prefix}/{THING}/predictions"),
-                        arn("iot", f"topic/{topic_prefix}/{THING}/status"),
+                        arn("iot", f"topic/{topic_prefix}/{cameras}/predictions"),
+                        arn("iot", f"topic/{topic_prefix}/{cameras}/status"),
                     ],
                 ),
                 iam.PolicyStatement(actions=["iot:Subscribe"], resources=[arn("iot", f"topicfilter/{own_things}/*")]),
@@ -92,7 +106,7 @@ class GreengrassCoreAccess(Construct):
                 ),
                 iam.PolicyStatement(
                     actions=["greengrass:ListThingGroupsForCoreDevice"],
-                    resources=[arn("greengrass", f"coreDevices:{THING}")],
+                    resources=[arn("greengrass", f"coreDevices:{cameras}")],
                 ),
             ]
         )

@@ -37,30 +37,54 @@ def component_archive_files() -> list[tuple[str, Any]]:
     return [*files, ("requirements.txt", REQUIREMENTS)]
 
 
+# Every value that varies (paths, the deployment's configuration) reaches the scripts only as an
+# environment variable, which the scripts always quote: the nucleus substitutes recipe variables
+# as plain text before `sh -c` runs a script, so a frame source like rtsp://u:pa'ss@cam/$(reboot)
+# written into the script itself would be shell code. Setenv is substituted the same way
+# (KernelConfigResolver interpolates the whole Lifecycle), but an environment value is never parsed.
+# Environment variable -> the component's flag it feeds, and the configuration key behind it.
+CONFIGURATION_FLAGS = (
+    ("TRASH_SORTER_SOURCE", "--source", "Source"),
+    ("TRASH_SORTER_TOPIC_PREFIX", "--topic-prefix", "TopicPrefix"),
+    ("TRASH_SORTER_THRESHOLD", "--threshold", "ConfidenceThreshold"),
+    ("TRASH_SORTER_WINDOW", "--window", "SmoothingWindow"),
+    ("TRASH_SORTER_HEARTBEAT", "--heartbeat", "HeartbeatSeconds"),
+    ("TRASH_SORTER_MIN_INTERVAL", "--min-interval", "MinIntervalSeconds"),
+    ("TRASH_SORTER_QUEUE_FRAMES", "--queue-frames", "QueueFrames"),
+)
+
+
 def lifecycle(archive: str) -> dict[str, Any]:
-    app, venv = "{work:path}/app", "{work:path}/venv"
-    model = "{" + MODEL_COMPONENT + ":artifacts:path}/" + "model.tar.gz"
-    run = " ".join(
-        [
-            f"cd {app} && exec {venv}/bin/python -m device.greengrass_component --transport ipc",
-            f"--model {model} --work-dir {{work:path}}",
-            "--source '{configuration:/Source}' --topic-prefix '{configuration:/TopicPrefix}'",
-            "--threshold {configuration:/ConfidenceThreshold} --window {configuration:/SmoothingWindow}",
-            "--heartbeat {configuration:/HeartbeatSeconds} --min-interval {configuration:/MinIntervalSeconds}",
-            "--queue-frames {configuration:/QueueFrames}",
-        ]
+    environment = {
+        "PYTHONUNBUFFERED": "1",
+        "TRASH_SORTER_ARCHIVE": f"{{artifacts:path}}/{archive}",
+        "TRASH_SORTER_APP": "{work:path}/app",
+        "TRASH_SORTER_VENV": "{work:path}/venv",
+        "TRASH_SORTER_WORK": "{work:path}",
+        "TRASH_SORTER_MODEL": "{" + MODEL_COMPONENT + ":artifacts:path}/model.tar.gz",
+        **{variable: f"{{configuration:/{key}}}" for variable, _, key in CONFIGURATION_FLAGS},
+    }
+    # --flag="$VAR": one argument whatever the value holds, even one that starts with '-'.
+    flags = " ".join(f'{flag}="${variable}"' for variable, flag, _ in CONFIGURATION_FLAGS)
+    run = (
+        'cd "$TRASH_SORTER_APP" && exec "$TRASH_SORTER_VENV/bin/python" -m device.greengrass_component'
+        f' --transport ipc --model="$TRASH_SORTER_MODEL" --work-dir="$TRASH_SORTER_WORK" {flags}'
     )
     return {
-        "SetEnv": {"PYTHONUNBUFFERED": "1"},
+        "Setenv": environment,
         # Runs once per component version: unpack the code, build the venv with the pinned wheels.
+        # Wheels only: a missing wheel fails in seconds with pip's message, instead of an hour-long
+        # source build on a Pi. pip's cache stays in the component user's home (when it has
+        # one), so the next component version installs the same wheels without downloading them.
         "Install": {
             "Script": " && ".join(
                 [
-                    f"rm -rf {app}",
-                    f"mkdir -p {app}",
-                    f"tar -xzf {{artifacts:path}}/{archive} -C {app}",
-                    f"python3 -m venv {venv}",
-                    f"{venv}/bin/pip install --disable-pip-version-check --no-cache-dir -r {app}/requirements.txt",
+                    'rm -rf "$TRASH_SORTER_APP"',
+                    'mkdir -p "$TRASH_SORTER_APP"',
+                    'tar -xzf "$TRASH_SORTER_ARCHIVE" -C "$TRASH_SORTER_APP"',
+                    'python3 -m venv "$TRASH_SORTER_VENV"',
+                    '"$TRASH_SORTER_VENV/bin/pip" install --disable-pip-version-check --only-binary=:all:'
+                    ' -r "$TRASH_SORTER_APP/requirements.txt"',
                 ]
             ),
             "Timeout": 1800,  # wheels for a Pi over a slow link

@@ -73,7 +73,7 @@ class ModelPromotion(Construct):
             source_dir=SOURCE_DIR,
             description="Promotes an approved model package to the Greengrass V2 devices",
             statements=statements,
-            timeout=Duration.seconds(60),
+            timeout=Duration.seconds(300),  # waits up to DEPLOYABLE_TIMEOUT_S for a new version
             environment={
                 "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
                 "BUCKET_NAME": bucket.bucket_name,

@@ -4,6 +4,7 @@ against a real mosquitto broker with mutual TLS, and in-process with a fake Gree
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -367,3 +368,33 @@ def test_a_waiting_file_queue_put_does_not_grow_past_max_after_stop_or_close(how
     files.put("third", stop if how == "stop" else threading.Event())
     assert len(files) == 1  # a later put on a full stopped/closed queue does not grow it either
     assert files.get(0.1) == "first"
+
+
+@pytest.mark.parametrize("thing", ["cam/1", "cam#", "cam+2", ""])
+def test_a_thing_name_that_is_no_mqtt_topic_level_is_refused_in_one_line_with_exit_2(
+    thing: str, cached_demo_model: Path, tmp_path: Path
+) -> None:
+    # As under Greengrass: the nucleus passes the core's thing name in AWS_IOT_THING_NAME.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "device.greengrass_component",
+            "--source",
+            str(tmp_path),
+            "--model",
+            str(cached_demo_model),
+            "--transport",
+            "stdout",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "AWS_IOT_THING_NAME": thing},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""  # nothing published, not even a status
+    (line,) = result.stderr.splitlines()
+    assert (repr(thing) in line and "MQTT topic level" in line) if thing else "--thing-name is required" in line

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from lambda_src.pi_certificate import index
@@ -227,3 +228,75 @@ def test_a_failed_response_put_is_tried_again(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(index, "SEND_ATTEMPTS", 2)
     with pytest.raises(OSError, match="connection reset"):
         index.send("https://example/presigned", b"{}", wait_s=0)
+
+
+CERTIFICATE_ID = "ab" * 32
+CERTIFICATE_ARN = f"arn:aws:iot:{REGION}:123456789012:cert/{CERTIFICATE_ID}"
+
+
+@pytest.mark.parametrize("answer", ["ResourceNotFoundException", "AccessDeniedException"])
+def test_the_first_create_works_whether_the_missing_secret_is_not_found_or_access_denied(
+    monkeypatch: pytest.MonkeyPatch, answer: str
+) -> None:
+    """The role reads only SecretName-??????: IAM may deny DescribeSecret of a secret not made yet."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    iot = boto3.client("iot", region_name=REGION)
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    iot_stub, secrets_stub = Stubber(iot), Stubber(secrets)
+    secrets_stub.add_client_error("describe_secret", answer, expected_params={"SecretId": SECRET})
+    iot_stub.add_response(
+        "create_keys_and_certificate",
+        {
+            "certificateArn": CERTIFICATE_ARN,
+            "certificateId": CERTIFICATE_ID,
+            "certificatePem": "pem",
+            "keyPair": {"PublicKey": "public", "PrivateKey": "private"},
+        },
+        {"setAsActive": True},
+    )
+    secrets_stub.add_response("create_secret", {"ARN": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:s-abcdef"})
+    with iot_stub, secrets_stub:
+        result = index.handle(event("Create"), Clients(iot=iot, secrets=secrets))
+        iot_stub.assert_no_pending_responses()
+        secrets_stub.assert_no_pending_responses()
+    assert result["PhysicalResourceId"] == CERTIFICATE_ID
+
+
+def _stubbed_delete(monkeypatch: pytest.MonkeyPatch, conflicts: int) -> tuple[Any, Any, Clients, list[float]]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    iot = boto3.client("iot", region_name=REGION)
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    iot_stub, secrets_stub = Stubber(iot), Stubber(secrets)
+    iot_stub.add_response(
+        "describe_certificate",
+        {"certificateDescription": {"certificateArn": CERTIFICATE_ARN, "certificateId": CERTIFICATE_ID}},
+    )
+    iot_stub.add_response("detach_thing_principal", {}, {"thingName": THING, "principal": CERTIFICATE_ARN})
+    iot_stub.add_response("detach_policy", {}, {"policyName": POLICY, "target": CERTIFICATE_ARN})
+    iot_stub.add_response("update_certificate", {}, {"certificateId": CERTIFICATE_ID, "newStatus": "INACTIVE"})
+    for _ in range(conflicts):
+        # What IoT answers while the asynchronous DetachThingPrincipal has not been applied yet.
+        iot_stub.add_client_error("delete_certificate", "DeleteConflictException", http_status_code=409)
+    return iot_stub, secrets_stub, Clients(iot=iot, secrets=secrets), slept
+
+
+def test_delete_tries_again_while_iot_still_reports_the_certificate_attached(monkeypatch: pytest.MonkeyPatch) -> None:
+    iot_stub, secrets_stub, clients, slept = _stubbed_delete(monkeypatch, conflicts=2)
+    iot_stub.add_response("delete_certificate", {}, {"certificateId": CERTIFICATE_ID})
+    secrets_stub.add_client_error("describe_secret", "ResourceNotFoundException")
+    with iot_stub, secrets_stub:
+        index.handle(event("Delete", CERTIFICATE_ID), clients)
+        iot_stub.assert_no_pending_responses()
+    assert slept == [index.DELETE_FIRST_WAIT_S, index.DELETE_FIRST_WAIT_S * 2]
+
+
+def test_delete_gives_up_with_the_conflict_after_its_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "DELETE_ATTEMPTS", 3)
+    iot_stub, secrets_stub, clients, slept = _stubbed_delete(monkeypatch, conflicts=3)
+    with iot_stub, secrets_stub, pytest.raises(ClientError, match="DeleteConflictException"):
+        index.handle(event("Delete", CERTIFICATE_ID), clients)
+    assert len(slept) == 2

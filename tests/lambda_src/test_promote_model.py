@@ -109,6 +109,25 @@ def current_deployment(model_version: str | None) -> dict[str, Any]:
     }
 
 
+def described(state: str, **status: Any) -> dict[str, Any]:
+    return {
+        "arn": f"{COMPONENT_ARN}:versions:1.0.7",
+        "componentName": MODEL_COMPONENT,
+        "componentVersion": "1.0.7",
+        "status": {"componentState": state, **status},
+    }
+
+
+def created(state: str) -> dict[str, Any]:
+    return {
+        "arn": f"{COMPONENT_ARN}:versions:1.0.7",
+        "componentName": MODEL_COMPONENT,
+        "componentVersion": "1.0.7",
+        "creationTimestamp": "2026-11-01T00:00:00Z",
+        "status": {"componentState": state},
+    }
+
+
 def test_an_approval_creates_the_model_component_and_revises_the_deployment(clients: Clients) -> None:
     clients.package()
     version_arn = f"{COMPONENT_ARN}:versions:1.0.7"
@@ -150,14 +169,18 @@ def test_an_approval_creates_the_model_component_and_revises_the_deployment(clie
     result = clients.call(event())
     assert result == {"action": "promoted", "componentVersion": "1.0.7", "created": True, "deploymentRevised": True}
     assert {key: sent[key] for key in recipe} == recipe
-    assert sent["Manifests"][0]["Artifacts"][0]["Uri"] == MODEL_URI
+    (artifact,) = sent["Manifests"][0]["Artifacts"]
+    assert artifact["Uri"] == MODEL_URI
+    # The application reads it from its dependency's artifacts folder: the recipe reference
+    # says such an artifact needs Read ALL (OWNER is only the model component's own user).
+    assert artifact["Permission"] == {"Read": "ALL"}
 
 
 def test_the_same_event_twice_changes_nothing(clients: Clients) -> None:
     clients.package()
     clients.gg.add_response(
         "describe_component",
-        {"arn": f"{COMPONENT_ARN}:versions:1.0.7", "componentName": MODEL_COMPONENT, "componentVersion": "1.0.7"},
+        described("DEPLOYABLE"),
     )
     clients.gg.add_response("list_deployments", {"deployments": [{"deploymentId": "d-2"}]})
     clients.gg.add_response("get_deployment", current_deployment("1.0.7"))
@@ -217,10 +240,63 @@ def test_a_late_approval_of_an_older_package_does_not_roll_the_devices_back(clie
     clients.package()  # package version 7 -> component 1.0.7
     clients.gg.add_response(
         "describe_component",
-        {"arn": f"{COMPONENT_ARN}:versions:1.0.7", "componentName": MODEL_COMPONENT, "componentVersion": "1.0.7"},
+        described("DEPLOYABLE"),
     )
     clients.gg.add_response("list_deployments", {"deployments": [{"deploymentId": "d-9"}]})
     clients.gg.add_response("get_deployment", current_deployment("1.0.12"))  # 12 > 7 as numbers, not as text
     # No create_deployment queued: Stubber fails the test if the handler makes one.
     result = clients.call(event())
     assert result["deploymentRevised"] is False
+
+
+@pytest.fixture
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """time.sleep recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    return slept
+
+
+def test_the_deployment_waits_until_greengrass_says_the_new_version_is_deployable(
+    clients: Clients, no_waiting: list[float]
+) -> None:
+    clients.package()
+    version_arn = f"{COMPONENT_ARN}:versions:1.0.7"
+    clients.gg.add_client_error("describe_component", "ResourceNotFoundException", expected_params={"arn": version_arn})
+    clients.gg.add_response("create_component_version", created("REQUESTED"))
+    clients.gg.add_response("describe_component", described("INITIATED"), {"arn": version_arn})
+    clients.gg.add_response("describe_component", described("DEPLOYABLE"), {"arn": version_arn})
+    # Only now: Stubber answers calls in the order queued, so a deployment before DEPLOYABLE fails the test.
+    clients.gg.add_response("list_deployments", {"deployments": []})
+    clients.gg.add_response("create_deployment", {"deploymentId": "d-1"})
+    assert clients.call(event())["deploymentRevised"] is True
+    assert len(no_waiting) == 2
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["just-created", "created-by-an-earlier-attempt"])
+def test_a_failed_component_version_is_never_deployed_and_fails_visibly(
+    clients: Clients, no_waiting: list[float], existing: bool
+) -> None:
+    clients.package()
+    failure = {"message": "artifact digest", "errors": {"s3://x/model.tar.gz": "Access Denied"}}
+    if existing:
+        clients.gg.add_response("describe_component", described("FAILED", **failure))
+    else:
+        clients.gg.add_client_error("describe_component", "ResourceNotFoundException")
+        clients.gg.add_response("create_component_version", created("INITIATED"))
+        clients.gg.add_response("describe_component", described("FAILED", **failure))
+    # No list_deployments / create_deployment queued: the handler must stop before them.
+    expected = r"1\.0\.7 is FAILED: artifact digest; Access Denied.*delete-component"
+    with pytest.raises(index.PromotionError, match=expected):
+        clients.call(event())
+
+
+def test_a_version_still_pending_at_the_deadline_is_not_deployed(
+    clients: Clients, no_waiting: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "DEPLOYABLE_TIMEOUT_S", 0.0)
+    clients.package()
+    clients.gg.add_client_error("describe_component", "ResourceNotFoundException")
+    clients.gg.add_response("create_component_version", created("INITIATED"))
+    with pytest.raises(index.PromotionError, match="still INITIATED after 0 s, not DEPLOYABLE"):
+        clients.call(event())

@@ -125,6 +125,9 @@ def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
         ("piThingName", "", "letters, digits, '_' or '-'"),
         ("greengrassThingGroup", "cameras/kitchen", "IoT thing group name"),
         ("greengrassFrameSource", "webcam", "camera index"),
+        ("greengrassFrameSource", "/videos/a\nb.mp4", "control characters"),
+        ("greengrassThingNamePrefix", "cams/", "letters, digits, '_' or '-'"),
+        ("greengrassThingNamePrefix", "cam+", "letters, digits, '_' or '-'"),
         ("greengrassInitialModelKey", "datasets/x/model.tar.gz", "model.tar.gz under models/"),
         ("deeplensModelKey", "models/../datasets/model.tar.gz", "model.tar.gz under models/"),
         ("deeplensCoreThingArn", "deeplens_abc", "arn:aws:iot:us-east-1:123456789012:thing/"),
@@ -208,3 +211,17 @@ def test_a_published_function_version_is_accepted() -> None:
         deeplensFunctionVersionArn=arn,
     )
     assert config.deeplens_function_version_arn == arn
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "rtsp://viewer:pa'ss\"word@cam.local/stream",
+        "/home/pi/my videos/it's `here` $(today).mp4",
+        "http://cam/feed?a=1&b=$HOME;reboot",
+    ],
+)
+def test_a_frame_source_with_quotes_spaces_and_shell_syntax_is_taken_as_a_plain_string(source: str) -> None:
+    # The recipe passes it through an environment variable, never through shell parsing
+    # (tests/stacks/test_greengrass_recipe_shell.py runs the script with such values).
+    assert load_config({"greengrassFrameSource": source}).greengrass_frame_source == source

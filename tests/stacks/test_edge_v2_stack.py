@@ -56,9 +56,14 @@ def test_the_application_recipe_is_valid_with_lifecycle_platforms_and_its_own_ar
     key = stack.application.artifact_key
     for manifest in manifests:
         install, run = manifest["Lifecycle"]["Install"]["Script"], manifest["Lifecycle"]["Run"]["Script"]
-        assert "python3 -m venv {work:path}/venv" in install and "-r {work:path}/app/requirements.txt" in install
+        setenv = manifest["Lifecycle"]["Setenv"]
+        assert (
+            'python3 -m venv "$TRASH_SORTER_VENV"' in install and '-r "$TRASH_SORTER_APP/requirements.txt"' in install
+        )
+        assert "--only-binary=:all:" in install  # a missing wheel fails at once, never a source build on a Pi
+        assert setenv["TRASH_SORTER_VENV"] == "{work:path}/venv" and setenv["TRASH_SORTER_APP"] == "{work:path}/app"
         assert "-m device.greengrass_component --transport ipc" in run
-        assert "{" + MODEL_COMPONENT + ":artifacts:path}/model.tar.gz" in run
+        assert setenv["TRASH_SORTER_MODEL"] == "{" + MODEL_COMPONENT + ":artifacts:path}/model.tar.gz"
         (artifact,) = manifest["Artifacts"]
         # s3://<the data bucket, the same Fn::Join as the data stack>/edge/...: the stack's own asset.
         assert artifact["Uri"] == f"s3://TOKEN/{key}"
@@ -154,20 +159,37 @@ def test_the_token_exchange_role_reads_only_the_artifact_prefixes(synthesized_ap
     template.has_resource_properties("AWS::IoT::RoleAlias", {"RoleAlias": "trash-sorter-greengrass-tes"})
 
 
-def test_the_core_policy_is_scoped_to_the_devices_own_client_id_and_topics(synthesized_app: SynthesizedApp) -> None:
+def test_the_core_policy_is_scoped_by_the_camera_naming_rule_without_thing_policy_variables(
+    synthesized_app: SynthesizedApp,
+) -> None:
     template = synthesized_app.template(STACK)
     (policy,) = template.find_resources("AWS::IoT::Policy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    # Greengrass does not support thing policy variables for core devices (device-auth docs).
+    assert "${iot:" not in json.dumps(statements)
     by_action = {}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
             by_action[action] = json.dumps(statement["Resource"])
-    # The nucleus's extra connections are <thing>#2, #3...: the thing name as a prefix, nothing wider.
-    assert by_action["iot:Connect"].endswith(':client/${iot:Connection.Thing.ThingName}*"]]}')
-    assert "topic/trash-sorter/${iot:Connection.Thing.ThingName}/predictions" in by_action["iot:Publish"]
-    assert "topic/$aws/things/${iot:Connection.Thing.ThingName}/*" in by_action["iot:Publish"]
+    cameras = "trash-sorter-cam-*"
+    # The nucleus's extra connections are <thing>#2, #3...: the naming rule as a prefix, nothing wider.
+    assert by_action["iot:Connect"].endswith(f':client/{cameras}"]]}}')
+    assert f"topic/trash-sorter/{cameras}/predictions" in by_action["iot:Publish"]
+    assert f"topic/$aws/things/{cameras}/*" in by_action["iot:Publish"]
+    assert by_action["greengrass:ListThingGroupsForCoreDevice"].endswith(f':coreDevices:{cameras}"]]}}')
     assert not any(action.endswith("*") for action in by_action)
+
+
+def test_the_naming_rule_comes_from_the_config(tmp_path: Any) -> None:
+    app = cdk.App(outdir=str(tmp_path), context={**cdk_json_context(), "greengrassThingNamePrefix": "kitchen-cam-"})
+    stacks = build_stacks(app, load_config(app.node.get_all_context()))
+    assert stacks.edge_v2 is not None
+    template = Template.from_stack(stacks.edge_v2).to_json()
+    (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::IoT::Policy"]
+    assert ":client/kitchen-cam-*" in json.dumps(policy) and "trash-sorter-cam-" not in json.dumps(policy)
+    install = json.dumps(template["Outputs"]["InstallNucleusCommand"]["Value"])
+    assert "--thing-name kitchen-cam-<device-name> " in install
 
 
 def test_approvals_in_our_group_reach_the_promotion_function_with_a_dlq_and_an_alarm(
@@ -202,6 +224,7 @@ def test_outputs_give_the_exact_install_and_join_commands(synthesized_app: Synth
     )
     for part in (
         "-jar ./GreengrassInstaller/lib/Greengrass.jar",
+        "--thing-name trash-sorter-cam-<device-name> ",
         "--thing-group-name trash-sorter-cameras",
         "--thing-policy-name trash-sorter-greengrass-core",
         "--tes-role-alias-name trash-sorter-greengrass-tes",
@@ -249,3 +272,24 @@ def test_the_artifact_copy_may_read_one_object_and_write_one_key(synthesized_app
 
 def _as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
+
+
+def test_cdk_destroy_detaches_the_installer_attached_core_policy_before_deleting_it(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    template = synthesized_app.templates[STACK]
+    (policy_id,) = [key for key, r in template["Resources"].items() if r["Type"] == "AWS::IoT::Policy"]
+    (detach,) = [r for r in template["Resources"].values() if r["Type"] == "Custom::DetachPolicyOnDelete"]
+    # It references the policy, so CloudFormation deletes it (running the detach) before the policy.
+    assert detach["Properties"]["PolicyName"] == {"Ref": policy_id}
+    assert "DeletionPolicy" not in template["Resources"][policy_id]
+    roles = synthesized_app.template(STACK).find_resources(
+        "AWS::IAM::Role", {"Properties": {"Description": Match.string_like_regexp("detaches the Greengrass core")}}
+    )
+    ((_, role),) = roles.items()
+    actions = sorted(
+        action
+        for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+    )
+    assert actions == ["iot:DetachPolicy", "iot:ListTargetsForPolicy", "logs:CreateLogStream", "logs:PutLogEvents"]
