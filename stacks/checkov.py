@@ -54,10 +54,11 @@ FUNCTION_ENVIRONMENT_KMS = (
 )
 
 # For custom-resource handlers, acknowledged where each is built.
-SYNCHRONOUS_HANDLER = (
+CUSTOM_RESOURCE_HANDLER = (
     "CKV_AWS_116",
-    "A custom-resource handler: CloudFormation invokes it synchronously and waits for its answer, and a "
-    "dead-letter queue applies only to asynchronous invocations.",
+    "A custom-resource handler: CloudFormation invokes it asynchronously and waits for its answer on the "
+    "response URL, and the handler answers FAILED with the error on every failure path, so a failure shows in "
+    "the stack's events; a dead-letter queue would only hold requests CloudFormation has already given up on.",
 )
 
 

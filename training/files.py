@@ -8,6 +8,7 @@ regular file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import unicodedata
 from dataclasses import dataclass
@@ -80,3 +81,12 @@ def safe_file_name(name: str, max_bytes: int = 200) -> str:
     budget = max_bytes - len((dot + suffix).encode("utf-8"))
     shortened = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
     return shortened + dot + suffix
+
+
+def sha256_of(path: Path) -> str:
+    """A file's sha256 in hex, read in 1 MiB chunks (datasets and weights files can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

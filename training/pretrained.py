@@ -14,7 +14,6 @@ block, 1x1 projection shortcuts) and checks the result loads into the Gluon netw
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from training.errors import UsageError
+from training.files import sha256_of
 from training.train_config import ARCHITECTURES
 
 WEIGHTS_COMMAND = "python -m training weights s3://deeplens-<your-bucket>"
@@ -47,12 +47,6 @@ def weights_file_name(architecture: str) -> str:
     return ARCHITECTURES[architecture] + ".params"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_in_channel(channel_dir: Path, architecture: str) -> Path:

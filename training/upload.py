@@ -12,7 +12,6 @@ and names every object before it deletes it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from sorter_common.bucket_layout import BUCKET_PREFIX, DATASET_READY_MARKER, DATASETS_PREFIX
 from sorter_common.training_pipeline import dataset_of_prefix
 from training.errors import UsageError
-from training.files import Skipped, printable, regular_files
+from training.files import Skipped, printable, regular_files, sha256_of
 
 SHA256_METADATA = "sha256"
 MIB = 1024 * 1024
@@ -54,12 +53,6 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(MIB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _local_files(folder: Path) -> tuple[list[Path], list[Skipped]]:
@@ -128,7 +121,7 @@ def upload_folder(
     pending: list[tuple[Path, str, str]] = []
     for path in files:
         key = "/".join(part for part in (prefix, path.relative_to(folder).as_posix()) if part)
-        digest = _sha256(path)
+        digest = sha256_of(path)
         if existing.get(key) == path.stat().st_size:
             metadata = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {})
             if metadata.get(SHA256_METADATA) == digest:

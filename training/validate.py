@@ -5,7 +5,6 @@ Nothing here writes to the source: it only reads, hashes and decodes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Sequence
 from PIL import Image, UnidentifiedImageError
 
 from sorter_common.bucket_layout import DATASET_READY_MARKER
-from training.files import is_inside, printable, regular_files
+from training.files import is_inside, printable, regular_files, sha256_of
 
 # Files an OS or an archiver leaves behind; they are not data, so they are not reported.
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
@@ -62,12 +61,6 @@ def _ignored(path: Path) -> bool:
     return path.name in IGNORED_NAMES or path.name.startswith("._")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_image(path: Path, min_side: int) -> str | None:
@@ -168,7 +161,7 @@ def build_inventory(
             if reason is not None:
                 inventory.problems.append(Problem(relative, reason))
                 continue
-            digest = _sha256(path)
+            digest = sha256_of(path)
             if digest in seen:
                 inventory.problems.append(Problem(relative, f"exact duplicate of {seen[digest].relative}"))
                 continue

@@ -17,6 +17,7 @@ from pathlib import Path
 from sorter_common.bucket_layout import PRETRAINED_PREFIX
 from training.cli import Command, register
 from training.errors import UsageError
+from training.files import sha256_of
 from training.train_config import ARCHITECTURES, DEFAULT_ARCHITECTURE
 
 DOWNLOAD_TIMEOUT_SECONDS = 120
@@ -78,7 +79,6 @@ def gluon_weights(architecture: str, source: Path | None, workdir: Path) -> Path
 
 
 def _run(args: argparse.Namespace) -> int:
-    from training import pretrained
     from training.upload import SHA256_METADATA, parse_s3_uri
 
     if not args.destination and not args.out:
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     bucket = parse_s3_uri(args.destination)[0] if args.destination else None
     with tempfile.TemporaryDirectory(prefix="trash-sorter-weights-") as scratch:
         weights = gluon_weights(args.architecture, args.from_file, Path(scratch))
-        digest = pretrained.sha256_of(weights)
+        digest = sha256_of(weights)
         if args.expect_sha256 and digest != args.expect_sha256.lower():
             raise UsageError(f"the weights' sha256 is {digest}, not the expected {args.expect_sha256}; refused")
         if args.out:

@@ -263,7 +263,7 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
     with aws.moto_server() as endpoint:
         run = Rehearsal(args, workdir, endpoint)
         timings = run.timings
-        from training.pretrained import sha256_of
+        from training.files import sha256_of
 
         with timings.step("weights file (made here: nothing is downloaded)"):
             weights = run.weights_file()

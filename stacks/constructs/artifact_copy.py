@@ -11,7 +11,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.checkov import SYNCHRONOUS_HANDLER, acknowledge_check
+from stacks.checkov import CUSTOM_RESOURCE_HANDLER, acknowledge_check
 
 # The construct id CDK gives the singleton function of AwsCustomResource (fixed in aws-cdk-lib).
 AWS_CUSTOM_RESOURCE_HANDLER = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -69,4 +69,4 @@ class ArtifactCopy(Construct):
         handler = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_HANDLER).node.default_child
         assert isinstance(handler, CfnResource)
         handler.add_deletion_override("DependsOn")
-        acknowledge_check(handler, *SYNCHRONOUS_HANDLER)
+        acknowledge_check(handler, *CUSTOM_RESOURCE_HANDLER)

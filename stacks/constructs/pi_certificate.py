@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.checkov import SYNCHRONOUS_HANDLER, acknowledge_check
+from stacks.checkov import CUSTOM_RESOURCE_HANDLER, acknowledge_check
 from stacks.constructs.python_function import PythonFunction
 from stacks.nag import acknowledge, resource_finding
 
@@ -80,7 +80,7 @@ class PiCertificate(Construct):
         )
         self.log_group = handler.log_group
         self.function = handler.function
-        acknowledge_check(self.function, *SYNCHRONOUS_HANDLER)
+        acknowledge_check(self.function, *CUSTOM_RESOURCE_HANDLER)
         acknowledge(
             handler.role,
             "AwsSolutions-IAM5",

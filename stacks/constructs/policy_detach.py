@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
+from stacks.checkov import CUSTOM_RESOURCE_HANDLER, acknowledge_check
 from stacks.constructs.python_function import PythonFunction
 from stacks.nag import acknowledge, resource_finding
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT
@@ -40,6 +41,7 @@ class PolicyDetachOnDelete(Construct):
             "DetachPolicy can only name cert/* in this account and region; it runs only on stack deletion.",
             findings=(resource_finding(self, certificates),),
         )
+        acknowledge_check(handler.function, *CUSTOM_RESOURCE_HANDLER)
         self.function = handler.function
         # References the policy, so CloudFormation deletes this (detaching) before the policy.
         self.resource = CustomResource(

@@ -16,6 +16,7 @@ from moto import mock_aws
 from mxnet.gluon.model_zoo import vision
 
 from training import cli, data, pretrained, train
+from training.files import sha256_of
 from training.train_config import config_from_args
 
 BUCKET = "deeplens-weights-test"
@@ -81,14 +82,14 @@ def test_torchvision_weights_map_onto_the_gluon_resnet(tmp_path: Path) -> None:
     # Deterministic: the same source gives the same bytes, so the pinned sha256 stays valid.
     again = tmp_path / "again.params"
     assert cli.main(["weights", "--from-file", str(tmp_path / "model.safetensors"), "--out", str(again)]) == 0
-    assert pretrained.sha256_of(out) == pretrained.sha256_of(again)
+    assert sha256_of(out) == sha256_of(again)
 
 
 def test_weights_upload_to_the_pretrained_prefix_with_the_sha256_printed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = _zoo_file(tmp_path / "resnet18_v1-a0666292.params")  # an old ~/.mxnet/models file
-    digest = pretrained.sha256_of(source)
+    digest = sha256_of(source)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         s3 = boto3.client("s3")
@@ -136,7 +137,7 @@ def test_the_train_step_checks_the_channel_against_the_pinned_sha256(
         config_from_args(_parse(base))
     with pytest.raises(pretrained.PretrainedWeightsError, match="not the pinned"):
         config_from_args(_parse([*base, "--pretrained-sha256", "f" * 64]))
-    pinned = config_from_args(_parse([*base, "--pretrained-sha256", pretrained.sha256_of(weights)]))
+    pinned = config_from_args(_parse([*base, "--pretrained-sha256", sha256_of(weights)]))
     assert pinned.pretrained_weights == weights
 
 
