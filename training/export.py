@@ -121,9 +121,11 @@ def _register_softmax_activation() -> None:
 
 # The exporter builds every node with its opset-13 translations but stamps the file with the
 # newest opset the installed onnx knows (19) and IR version 9. The file says what it holds
-# instead, which also lets older runtimes (onnxruntime 1.14, the last for Python 3.7) read it.
+# instead: opset 13 and IR 7, the pair onnx 1.8 introduced. IR 7 is the newest the training
+# image's onnx 1.8.1 can check (make rehearse-pipeline failed on IR 8), and older runtimes
+# (onnxruntime 1.14, the last for Python 3.7) read it too.
 ONNX_OPSET = 13
-ONNX_IR_VERSION = 8
+ONNX_IR_VERSION = 7
 
 
 def _make_weights_constant(onnx_file: Path) -> None:

@@ -26,7 +26,7 @@ DEMO_DOWNSCALE = 4
 DEMO_TRAINING = {"batch_size": 8, "optimizer": "adam", "learning_rate": 0.001}
 # Bump when the sample drawings, augmentation or training code change the model, so cached
 # builds from older code are not reused.
-RECIPE = 3  # 3: colour swap and normalization as one 1x1 Convolution, SoftmaxActivation (DeepLens layers)
+RECIPE = 4  # 3: colour swap and normalization as one 1x1 Convolution, SoftmaxActivation (DeepLens layers); 4: ONNX IR 7
 STAMP_FILE = "demo-model.json"
 
 

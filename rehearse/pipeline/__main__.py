@@ -36,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     default_image = PROJECT_ROOT / ".venv-image" / "bin" / "python"
     parser.add_argument("--image-python", type=Path, default=default_image, help="the image's Python 3.8")
     parser.add_argument("--workdir", type=Path, help="keep everything here (default: a temporary folder)")
-    parser.add_argument("--per-class", type=int, default=30, help="sample images per class")
-    parser.add_argument("--epochs", type=int, default=8, help="pipeline parameter Epochs")
+    parser.add_argument("--per-class", type=int, default=60, help="sample images per class")
+    parser.add_argument("--epochs", type=int, default=10, help="pipeline parameter Epochs")
     parser.add_argument("--downscale", type=int, default=4, help="pipeline parameter InputDownscale")
     parser.add_argument(
         "--accuracy-gate", type=float, default=0.5, help="config accuracyGate to synthesize with (a small run)"
@@ -198,7 +198,17 @@ class Rehearsal:
                     "componentName": "com.trashsorter.Model",
                     "componentVersion": "1.0.0",
                     "creationTimestamp": datetime.now(UTC),
-                    "status": {},
+                    # Greengrass computes the artifact's digest after answering: the version is
+                    # REQUESTED first, and the handler must wait for DEPLOYABLE before deploying.
+                    "status": {"componentState": "REQUESTED"},
+                },
+            )
+            stub.add_response(
+                "describe_component",
+                {
+                    "componentName": "com.trashsorter.Model",
+                    "componentVersion": "1.0.0",
+                    "status": {"componentState": "DEPLOYABLE"},
                 },
             )
             stub.add_response("list_deployments", {"deployments": []})
