@@ -140,7 +140,7 @@ class Rehearsal:
         if not any("EventPattern" in rule and aws.matches(rule["EventPattern"], event) for rule in rules):
             raise StepFailed("start", "no EventBridge rule of the training stack matches the _READY event")
         _, function = training.one("AWS::Lambda::Function", "StartTraining")
-        variables = training.resolve(function["Properties"]["Environment"]["Variables"])
+        variables = training.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
         client = aws.client("sagemaker", None)
         calls: list[dict[str, Any]] = []
         client.meta.events.register("provide-client-params.sagemaker.StartPipelineExecution", _recorder(calls))
