@@ -178,6 +178,7 @@ class Rehearsal:
         from botocore.stub import Stubber
 
         from lambda_src.promote_model import index as promote_model
+        from sorter_common.greengrass_components import MODEL_COMPONENT
 
         package = self.sagemaker.describe_model_package(ModelPackageName=package_arn)
         event = aws.model_package_state_change(package)
@@ -195,7 +196,7 @@ class Rehearsal:
             stub.add_response(
                 "create_component_version",
                 {
-                    "componentName": "com.trashsorter.Model",
+                    "componentName": MODEL_COMPONENT,
                     "componentVersion": "1.0.0",
                     "creationTimestamp": datetime.now(UTC),
                     "status": {},
