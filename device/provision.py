@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from device.pi_subscriber.config import (
     CA_FILE,
@@ -31,6 +31,7 @@ from device.pi_subscriber.config import (
     KEY_FILE,
     PROVISIONED,
 )
+from sorter_common.aws_errors import describe_aws_error
 from sorter_common.classes import ClassListError, normalize_classes
 from sorter_common.iot_identity import (
     IOT_STACK_NAME,
@@ -70,17 +71,8 @@ def fetch(session: Any, stack: str) -> Credentials:
         certificate = iot.describe_certificate(certificateId=outputs[OUTPUT_CERTIFICATE_ID])
         key = session.client("secretsmanager").get_secret_value(SecretId=outputs[OUTPUT_SECRET_ARN])
         endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-    except NoCredentialsError:
-        raise ProvisionError("no AWS credentials found; set AWS_PROFILE or run `aws configure` first") from None
-    except NoRegionError:
-        # boto3 reads AWS_DEFAULT_REGION or the profile's `region`, not AWS_REGION.
-        raise ProvisionError(
-            "no AWS region; pass --region, set AWS_DEFAULT_REGION, or set region in your AWS profile (`aws configure`)"
-        ) from None
-    except ClientError as error:
-        raise ProvisionError(f"AWS refused {error.operation_name}: {error.response['Error'].get('Message')}") from None
-    except BotoCoreError as error:
-        raise ProvisionError(str(error)) from None
+    except (ClientError, BotoCoreError) as error:
+        raise ProvisionError(describe_aws_error(error) or str(error)) from None
     try:
         classes = tuple(normalize_classes(outputs[OUTPUT_CLASSES].split(",")))
     except ClassListError as error:
@@ -181,7 +173,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
         print(f"provision: {error}", file=sys.stderr)
         return 1
     except BotoCoreError as error:  # e.g. an unknown --profile
-        print(f"provision: {error}", file=sys.stderr)
+        print(f"provision: {describe_aws_error(error) or error}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"provision: cannot write {error.filename}: {error.strerror}", file=sys.stderr)

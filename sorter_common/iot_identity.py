@@ -14,6 +14,9 @@ OUTPUT_PROVISION_COMMAND = "ProvisionCommand"
 OUTPUT_CLASSES = "Classes"
 OUTPUT_TOPIC_PREFIX = "TopicPrefix"
 METRICS_NAMESPACE = "TrashSorter"
+# Where provisioning writes the Pi's certificate, key and subscriber.toml, and the subscriber reads
+# them (the stack's ProvisionCommand output names it).
+PI_CONFIG_DIR = "/etc/trash-sorter"
 
 
 def private_key_secret_name(thing_name: str) -> str:

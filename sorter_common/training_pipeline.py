@@ -1,4 +1,4 @@
-"""Names the training stack, the operator commands and the model promotion share."""
+"""Names the training stack, the training container, the operator commands and the model promotion share."""
 
 import re
 from typing import Optional
@@ -13,6 +13,24 @@ DEFAULT_DATASET = "default"
 # A dataset name is one folder level of letters, digits and inner hyphens: SageMaker's execution
 # display name ("dataset-<name>") allows nothing else.
 DATASET_NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$"
+
+# The networks training can build -> the Gluon model zoo network each is (its weights' name).
+ARCHITECTURES = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
+
+
+def pretrained_weights_file(architecture: str) -> str:
+    """The file name under pretrained/ and in the Train step's `pretrained` channel (resnet18_v1.params)."""
+    return ARCHITECTURES[architecture] + ".params"
+
+
+# training/train.py prints `name=value` per epoch (`validation:accuracy=0.912`); SageMaker parses
+# these regexes out of the job's log for the pipeline's Train step.
+METRIC_NAMES = ("train:loss", "train:accuracy", "validation:accuracy")
+METRIC_DEFINITIONS = [{"Name": name, "Regex": name + r"=([0-9.]+)"} for name in METRIC_NAMES]
+# training/evaluate.py writes this file; the Evaluate step's property file reads the accuracy gate's
+# value at this JSON path, and the model package's metrics point at it.
+EVALUATION_FILE = "evaluation.json"
+ACCURACY_JSON_PATH = "multiclass_classification_metrics.accuracy.value"
 
 
 def dataset_of_prefix(prefix: str) -> Optional[str]:

@@ -21,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
-from lambda_src.promote_model.model_recipe import (
+from sorter_common.greengrass_components import (
     APPLICATION_COMPONENT,
     DEPLOYMENT_NAME,
     INITIAL_MODEL_VERSION,

@@ -8,7 +8,6 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from device.pi_subscriber.config import DEFAULT_CONFIG_DIR
 from sorter_common.iot_identity import (
     METRICS_NAMESPACE,
     OUTPUT_CERTIFICATE_ARN,
@@ -18,6 +17,7 @@ from sorter_common.iot_identity import (
     OUTPUT_SECRET_ARN,
     OUTPUT_THING_NAME,
     OUTPUT_TOPIC_PREFIX,
+    PI_CONFIG_DIR,
     private_key_secret_name,
 )
 from stacks.config import TrashSorterConfig
@@ -68,7 +68,7 @@ class IotStack(Stack):
                 [
                     f"python -m device.provision --stack {self.stack_name} --region ",
                     Aws.REGION,
-                    f" --out {DEFAULT_CONFIG_DIR}",
+                    f" --out {PI_CONFIG_DIR}",
                 ],
             ),
             description="Run with your AWS credentials to write the Pi's certificate, key, CA, endpoint and classes",

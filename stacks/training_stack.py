@@ -16,8 +16,6 @@ from constructs import Construct
 
 from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
 from sorter_common.training_pipeline import (
-    DATASET_NAME_PATTERN,
-    DATASET_PARAMETER,
     DEFAULT_DATASET,
     MODEL_PACKAGE_GROUP,
     PIPELINE_NAME,
@@ -27,7 +25,7 @@ from stacks.constructs.failure_queue import FailureQueue
 from stacks.constructs.pipeline_role import PipelineRole
 from stacks.constructs.python_function import PythonFunction
 from stacks.training_pipeline.definition import PipelineSettings
-from stacks.training_pipeline.generated import GeneratedPipeline, generate
+from stacks.training_pipeline.definition_cache import GeneratedPipeline, load_or_generate
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, build_bundle
 
 ASSET_BUILD_DIR = PROJECT_ROOT / ".build" / "assets" / "training"
@@ -85,7 +83,7 @@ class TrainingStack(Stack):
         # The SDK needs a region to build a definition; with none given, any region's definition
         # is the same but for the images, which come from a per-region mapping below.
         agnostic = Token.is_unresolved(self.region)
-        generated = generate(pipeline_settings(config, "us-east-1" if agnostic else self.region))
+        generated = load_or_generate(pipeline_settings(config, "us-east-1" if agnostic else self.region))
         images, repositories = self._images(generated, agnostic)
 
         source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(build_bundle(ASSET_BUILD_DIR)))
@@ -173,13 +171,6 @@ class TrainingStack(Stack):
             statements=[
                 iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn])
             ],
-            environment={
-                "PIPELINE_NAME": PIPELINE_NAME,
-                "DATASETS_PREFIX": DATASETS_PREFIX,
-                "READY_MARKER": DATASET_READY_MARKER,
-                "DATASET_PARAMETER": DATASET_PARAMETER,
-                "DATASET_NAME_PATTERN": DATASET_NAME_PATTERN,
-            },
         )
         failures = FailureQueue(
             self,

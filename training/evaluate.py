@@ -20,6 +20,7 @@ from tqdm import tqdm
 from sorter_common.artifact import LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import to_model_input
+from sorter_common.training_pipeline import EVALUATION_FILE
 from training import archive, data, runtime
 from training.errors import UsageError
 from training.split import read_lst
@@ -27,10 +28,8 @@ from training.split import read_lst
 if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
     from numpy.typing import NDArray
 
-EVALUATION_FILE = "evaluation.json"
 CONFUSION_PNG = "confusion_matrix.png"
 EVALUATION_VERSION = 1
-ACCURACY_PATH = "multiclass_classification_metrics.accuracy.value"
 
 _METRIC = {
     "type": "object",

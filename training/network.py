@@ -21,7 +21,8 @@ from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
 from sorter_common.model_input import MEAN_RGB, STD_RGB
-from training.train_config import ARCHITECTURES, DEFAULT_ARCHITECTURE, DOWNSCALES
+from sorter_common.training_pipeline import ARCHITECTURES
+from training.train_config import DEFAULT_ARCHITECTURE, DOWNSCALES
 
 if TYPE_CHECKING:  # numpy.typing only for type checking: the MXNet container has an older numpy
     from numpy.typing import NDArray

@@ -20,9 +20,9 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from sorter_common.training_pipeline import ARCHITECTURES, pretrained_weights_file
 from training.errors import UsageError
 from training.files import sha256_of
-from training.train_config import ARCHITECTURES
 
 WEIGHTS_COMMAND = "python -m training weights s3://deeplens-<your-bucket>"
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -42,16 +42,9 @@ class PretrainedWeightsError(UsageError):
     """The pretrained weights are missing, not the pinned file, or not a Gluon ResNet's."""
 
 
-def weights_file_name(architecture: str) -> str:
-    """The name in the pretrained/ prefix and channel: the zoo network's name (resnet18_v1.params)."""
-    return ARCHITECTURES[architecture] + ".params"
-
-
-
-
 def find_in_channel(channel_dir: Path, architecture: str) -> Path:
     """The architecture's weights file in the Train step's pretrained channel, or one clear error."""
-    path = channel_dir / weights_file_name(architecture)
+    path = channel_dir / pretrained_weights_file(architecture)
     if not path.is_file():
         raise PretrainedWeightsError(
             f"no pretrained weights {path.name} in the pretrained channel: run "

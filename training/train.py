@@ -5,7 +5,7 @@ SM_MODEL_DIR and command-line arguments; locally they are plain paths and option
 (`python -m training train DATA MODEL_DIR`). SageMaker packs SM_MODEL_DIR into model.tar.gz
 itself, so there the artifact files are written loose; locally they are packed here.
 
-Metrics are printed as `name=value` pairs that METRIC_DEFINITIONS' regexes parse.
+Metrics are printed as `name=value` pairs that sorter_common.training_pipeline.METRIC_DEFINITIONS' regexes parse.
 """
 
 from __future__ import annotations
@@ -38,12 +38,6 @@ from sorter_common.model_input import INPUT_SIZE
 from training import archive, data, export, network
 from training.errors import UsageError
 from training.train_config import TrainConfig, add_arguments, config_from_args, drop_unknown_options
-
-METRIC_DEFINITIONS = [
-    {"Name": "train:loss", "Regex": r"train:loss=([0-9.]+)"},
-    {"Name": "train:accuracy", "Regex": r"train:accuracy=([0-9.]+)"},
-    {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9.]+)"},
-]
 
 
 @dataclass

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-ARCHITECTURES = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
+from sorter_common.training_pipeline import ARCHITECTURES
+
 DEFAULT_ARCHITECTURE = "resnet18"
 # 224 divided by these stays a whole number: 224, 112, 56 pixels inside the network.
 DOWNSCALES = (1, 2, 4)

@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 from sorter_common.bucket_layout import PRETRAINED_PREFIX
+from sorter_common.training_pipeline import ARCHITECTURES, pretrained_weights_file
 from training.cli import Command, register
 from training.errors import UsageError
 from training.files import sha256_of
-from training.train_config import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from training.train_config import DEFAULT_ARCHITECTURE
 
 DOWNLOAD_TIMEOUT_SECONDS = 120
 
@@ -60,7 +61,7 @@ def gluon_weights(architecture: str, source: Path | None, workdir: Path) -> Path
 
     from training import pretrained
 
-    target = workdir / pretrained.weights_file_name(architecture)
+    target = workdir / pretrained_weights_file(architecture)
     if source is not None and not source.is_file():
         raise UsageError(f"--from-file {source}: no such file")
     if source is not None and source.suffix != ".safetensors":

@@ -26,9 +26,9 @@ from awscrt.exceptions import AwsCrtError
 
 from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
 
-from .config import ConfigError, SubscriberConfig, load_config
+from .config import SubscriberConfig, SubscriberConfigError, load_config
 from .display import DisplayError, Renderer, make_renderer
-from .message_filter import Decision, FirstOfKind, Heartbeat, Ignored, MessageFilter
+from .message_filter import FirstOfKind, Heartbeat, Ignored, MessageFilter, PredictionToShow
 from .screen_state import Screen, ScreenState
 
 log = logging.getLogger("device.pi_subscriber")
@@ -174,7 +174,7 @@ class Subscriber:
         except Exception as error:  # no payload may stop the display: a parser bug is one more refusal
             outcome = Ignored(KIND_INTERNAL, f"{type(error).__name__}: {error}")
             self._filter.counts[KIND_INTERNAL] += 1
-        if isinstance(outcome, Decision):
+        if isinstance(outcome, PredictionToShow):
             prediction = outcome.prediction
             self._state.on_decision(prediction.label, now)
             self._refresh()
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(argv)
-    except ConfigError as error:
+    except SubscriberConfigError as error:
         log.error("%s", error)
         return EXIT_CONFIG
     logging.getLogger().setLevel(config.log_level)

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
+from sorter_common.iot_identity import PI_CONFIG_DIR
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX, all_predictions_filter, all_status_filter
 
 Colour = tuple[int, int, int]
 
-DEFAULT_CONFIG_DIR = Path("/etc/trash-sorter")
+DEFAULT_CONFIG_DIR = Path(PI_CONFIG_DIR)
 CONFIG_FILE = "subscriber.toml"
 # File names device.provision writes into the config folder.
 CERT_FILE = "device.cert.pem"
@@ -44,7 +45,7 @@ UNSURE_COLOUR: Colour = (255, 150, 0)  # amber
 OFFLINE_COLOUR: Colour = (255, 0, 0)
 
 
-class ConfigError(ValueError):
+class SubscriberConfigError(ValueError):
     """A bad setting; the message is one line naming the setting, the value and what is allowed."""
 
 
@@ -117,7 +118,7 @@ class SubscriberConfig:
 # Settings device.provision writes from the stack's outputs and rewrites on every run.
 PROVISIONED = ("endpoint", "client_id", "classes", "topic_prefix")
 # name: (flag, help); every one can also come from the file or from TRASH_SORTER_<NAME>.
-SETTINGS: dict[str, str] = {
+SETTING_HELP: dict[str, str] = {
     "endpoint": "broker host: your AWS IoT data endpoint, or 127.0.0.1 for a local broker",
     "port": f"broker port, given explicitly (default {DEFAULT_PORT})",
     "cert": f"client certificate (PEM; default <config-dir>/{CERT_FILE})",
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config-dir", help=f"folder with {CONFIG_FILE} and credentials (default {DEFAULT_CONFIG_DIR})"
     )
-    for name, text in SETTINGS.items():
+    for name, text in SETTING_HELP.items():
         flag = "--" + name.replace("_", "-")
         if name == "topic":
             parser.add_argument(flag, action="append", help=text)
@@ -157,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _bad(name: str, value: object, allowed: str) -> ConfigError:
-    return ConfigError(f"setting {name!r} = {value!r} is not allowed; {allowed}")
+def _bad(name: str, value: object, allowed: str) -> SubscriberConfigError:
+    return SubscriberConfigError(f"setting {name!r} = {value!r} is not allowed; {allowed}")
 
 
 def _string(name: str, value: object) -> str:
@@ -320,14 +321,18 @@ def _read_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        raise SubscriberConfigError(f"config file {path} is not valid TOML: {error}") from None
     except UnicodeDecodeError as error:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+        raise SubscriberConfigError(
+            f"config file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from None
     except OSError as error:
-        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
-    unknown = sorted(set(data) - set(SETTINGS) - {"topics", "bins"})
+        raise SubscriberConfigError(f"config file {path} cannot be read: {error.strerror}") from None
+    unknown = sorted(set(data) - set(SETTING_HELP) - {"topics", "bins"})
     if unknown:
-        raise ConfigError(f"config file {path} has unknown setting {unknown[0]!r}; known: {', '.join(SETTINGS)}, bins")
+        raise SubscriberConfigError(
+            f"config file {path} has unknown setting {unknown[0]!r}; known: {', '.join(SETTING_HELP)}, bins"
+        )
     # Paths in the file are relative to the file's folder, so the folder can move as a whole.
     for name in ("cert", "key", "ca", "events"):
         if name in data:
@@ -338,12 +343,12 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> SubscriberConfig:
-    """Merge every source into one validated config; raises ConfigError with a one-line reason."""
+    """Merge every source into one validated config; raises SubscriberConfigError with a one-line reason."""
     environ = os.environ if environ is None else environ
     args = vars(build_parser().parse_args(argv))
     config_dir = Path(args.pop("config_dir") or environ.get(ENV_PREFIX + "CONFIG_DIR") or DEFAULT_CONFIG_DIR)
     merged: dict[str, Any] = _read_file(config_dir / CONFIG_FILE)
-    for name in SETTINGS:
+    for name in SETTING_HELP:
         from_env = environ.get(ENV_PREFIX + name.upper())
         if from_env:
             merged[name] = from_env.split(",") if name == "topic" else from_env
@@ -352,7 +357,7 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
 
     endpoint = _string("endpoint", merged.get("endpoint", "")).strip()
     if not endpoint:
-        raise ConfigError(
+        raise SubscriberConfigError(
             f"setting 'endpoint' is missing; give --endpoint, {ENV_PREFIX}ENDPOINT, "
             f"or endpoint = \"...\" in {config_dir / CONFIG_FILE}"
         )

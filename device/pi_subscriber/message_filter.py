@@ -16,6 +16,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sorter_common.message import MessageError, Prediction, Status, parse_prediction, parse_status
 from sorter_common.topics import PREDICTIONS, STATUS
@@ -39,13 +40,17 @@ FIRST_SEQ = 1
 
 
 @dataclass(frozen=True)
-class Decision:
+class PredictionToShow:
+    """A camera's prediction that passed every check: the screen shows it."""
+
     prediction: Prediction
+    kind: ClassVar[str] = "decision"  # its key in MessageFilter.counts and the event log
 
 
 @dataclass(frozen=True)
 class Heartbeat:
     status: Status
+    kind: ClassVar[str] = "heartbeat"
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Ignored:
     device: str | None = None
 
 
-Outcome = Decision | Heartbeat | Ignored
+Outcome = PredictionToShow | Heartbeat | Ignored
 
 
 def camera_of(topic: str) -> tuple[str, str] | None:
@@ -115,7 +120,7 @@ class MessageFilter:
 
     def check(self, topic: str, payload: bytes) -> Outcome:
         outcome = self._check(topic, payload)
-        self.counts[outcome.kind if isinstance(outcome, Ignored) else type(outcome).__name__.lower()] += 1
+        self.counts[outcome.kind] += 1
         return outcome
 
     def _check(self, topic: str, payload: bytes) -> Outcome:
@@ -139,13 +144,13 @@ class MessageFilter:
             self._cameras[device] = _CameraSequence(prediction.seq, prediction.ts)
             if len(self._cameras) > self._max_cameras:
                 self._cameras.popitem(last=False)
-            return Decision(prediction)
+            return PredictionToShow(prediction)
         refusal = camera.refusal(prediction.seq, prediction.ts)
         if refusal is not None:
             return Ignored(refusal, f"seq {prediction.seq} after seq {camera.seq}", device)
         camera.remember(prediction.seq, prediction.ts)
         self._cameras.move_to_end(device)
-        return Decision(prediction)
+        return PredictionToShow(prediction)
 
 
 class FirstOfKind:

@@ -12,18 +12,16 @@ Properties: PolicyName. Create and Update do nothing. Data returned: none.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-import urllib.request
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from sorter_common import cfn_response
+
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
-SEND_ATTEMPTS = 3
 
 
 def targets(iot: Any, policy_name: str) -> list[str]:
@@ -61,36 +59,5 @@ def handle(event: dict[str, Any], iot: Any) -> dict[str, Any]:
     return {"PhysicalResourceId": f"detach-on-delete-{policy_name}"}
 
 
-def send(url: str, body: bytes, wait_s: float = 1.0) -> None:
-    # The pre-signed S3 URL CloudFormation waits on (an empty Content-Type is what it signs); a
-    # lost response would leave the stack waiting an hour, so a failed PUT is tried again.
-    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                response.read()
-            return
-        except OSError:
-            if attempt == SEND_ATTEMPTS:
-                raise
-            time.sleep(wait_s * attempt)
-
-
 def handler(event: dict[str, Any], context: Any, iot: Any = None) -> None:
-    LOG.info("%s request for %s", event.get("RequestType"), event.get("LogicalResourceId"))
-    try:
-        result, status, reason = handle(event, iot or boto3.client("iot")), "SUCCESS", "OK"
-    except Exception as error:
-        LOG.exception("request failed")
-        result = {"PhysicalResourceId": event.get("PhysicalResourceId") or f"not-created-{event['RequestId']}"}
-        status, reason = "FAILED", f"{type(error).__name__}: {error}"[:1000]
-    body = {
-        "Status": status,
-        "Reason": reason,
-        "PhysicalResourceId": result["PhysicalResourceId"],
-        "StackId": event["StackId"],
-        "RequestId": event["RequestId"],
-        "LogicalResourceId": event["LogicalResourceId"],
-        "Data": {},
-    }
-    send(event["ResponseURL"], json.dumps(body).encode())
+    cfn_response.respond(event, lambda: handle(event, iot or boto3.client("iot")))

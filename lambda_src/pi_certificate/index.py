@@ -14,15 +14,15 @@ from the event is logged (its ResponseURL is a pre-signed URL).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-import urllib.request
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+
+from sorter_common import cfn_response
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -33,7 +33,6 @@ for _noisy in ("boto3", "botocore", "urllib3"):
 CERTIFICATE_ID_TAG = "iot-certificate-id"
 # The CloudFormation request that made the secret: a retried Create finds its own earlier work.
 REQUEST_ID_TAG = "cloudformation-request-id"
-SEND_ATTEMPTS = 3
 _CERTIFICATE_ID = re.compile(r"^[0-9a-f]{64}$")
 _NOT_FOUND = ("ResourceNotFoundException",)
 # The role may read only secrets named SecretName-??????. For a secret that does not exist yet IAM
@@ -179,45 +178,5 @@ def handle(event: dict[str, Any], clients: Clients) -> dict[str, Any]:
     raise ValueError(f"unknown request type {request!r}")
 
 
-def response_body(event: dict[str, Any], status: str, result: dict[str, Any], reason: str) -> bytes:
-    return json.dumps(
-        {
-            "Status": status,
-            "Reason": reason,
-            "PhysicalResourceId": result.get("PhysicalResourceId") or f"not-created-{event['RequestId']}",
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "NoEcho": False,
-            "Data": result.get("Data", {}),
-        }
-    ).encode()
-
-
-def send(url: str, body: bytes, wait_s: float = 1.0) -> None:
-    # The pre-signed S3 URL CloudFormation waits on; an empty Content-Type is what it signs. A
-    # lost response would leave the stack waiting an hour, so a failed PUT is tried again.
-    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                response.read()
-            return
-        except OSError as error:  # URLError and timeouts are OSErrors
-            if attempt == SEND_ATTEMPTS:
-                raise
-            LOG.warning("sending the response failed (%s); attempt %d of %d", error, attempt + 1, SEND_ATTEMPTS)
-            time.sleep(wait_s * attempt)
-
-
 def handler(event: dict[str, Any], context: Any, clients: Clients | None = None) -> None:
-    LOG.info("%s request for %s", event.get("RequestType"), event.get("LogicalResourceId"))
-    try:
-        result = handle(event, clients or Clients())
-        body = response_body(event, "SUCCESS", result, "OK")
-    except Exception as error:
-        LOG.exception("request failed")
-        # The error text, never the request: nothing secret is in an AWS error message.
-        fallback = {"PhysicalResourceId": event.get("PhysicalResourceId")}
-        body = response_body(event, "FAILED", fallback, f"{type(error).__name__}: {error}"[:1000])
-    send(event["ResponseURL"], body)
+    cfn_response.respond(event, lambda: handle(event, clients or Clients()))

@@ -15,17 +15,17 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-try:  # in the Lambda the bundle's root is on sys.path; in tests this is a package
-    from model_recipe import DEPLOYMENT_NAME, MODEL_COMPONENT, model_recipe, promoted_version, recipe_json, version_key
-except ImportError:
-    from .model_recipe import (
-        DEPLOYMENT_NAME,
-        MODEL_COMPONENT,
-        model_recipe,
-        promoted_version,
-        recipe_json,
-        version_key,
-    )
+from sorter_common.bucket_layout import MODELS_PREFIX
+from sorter_common.greengrass_components import (
+    APPLICATION_COMPONENT,
+    DEPLOYMENT_NAME,
+    MODEL_COMPONENT,
+    model_recipe,
+    promoted_version,
+    recipe_json,
+    version_key,
+)
+from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -43,6 +43,7 @@ class PromotionError(RuntimeError):
 
 
 def _env(name: str) -> str:
+    """What the stack knows only at deploy time (bucket, ARNs, the application's version)."""
     return os.environ[name]
 
 
@@ -55,12 +56,12 @@ def handler(event: dict[str, Any], context: Any, sagemaker: Any = None, greengra
         raise PromotionError(f"the event has no detail.ModelPackageArn: {event!r}")
     # The event may be old by the time it is retried: the package's current state decides.
     package = sagemaker.describe_model_package(ModelPackageName=arn)
-    if package.get("ModelPackageGroupName") != _env("MODEL_PACKAGE_GROUP"):
+    if package.get("ModelPackageGroupName") != MODEL_PACKAGE_GROUP:
         return {"action": "ignored", "reason": "another model package group"}
     if package.get("ModelApprovalStatus") != "Approved":
         return {"action": "ignored", "reason": f"status {package.get('ModelApprovalStatus')}"}
     model_uri = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    allowed = f"s3://{_env('BUCKET_NAME')}/{_env('MODELS_PREFIX')}"
+    allowed = f"s3://{_env('BUCKET_NAME')}/{MODELS_PREFIX}"
     if not model_uri.startswith(allowed) or not model_uri.endswith("/model.tar.gz"):
         raise PromotionError(f"{arn}: model {model_uri} is not a model.tar.gz under {allowed}")
     version = promoted_version(package["ModelPackageVersion"])
@@ -134,7 +135,7 @@ def _revise_deployment(greengrass: Any, version: str) -> bool:
         name = current.get("deploymentName") or DEPLOYMENT_NAME
     else:
         # No deployment yet (the stack made none): the application at the stack's version.
-        components = {_env("APPLICATION_COMPONENT"): {"componentVersion": _env("APPLICATION_VERSION")}}
+        components = {APPLICATION_COMPONENT: {"componentVersion": _env("APPLICATION_VERSION")}}
         extra, name = {}, DEPLOYMENT_NAME
     components[MODEL_COMPONENT] = {"componentVersion": version}
     greengrass.create_deployment(targetArn=target, deploymentName=name, components=components, **extra)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from typing import Any
 
 import boto3
+
+from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
+from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DATASET_PARAMETER, PIPELINE_NAME
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -24,7 +26,12 @@ class DatasetError(ValueError):
     """The event names no usable dataset."""
 
 
-def dataset_from_event(event: dict[str, Any], prefix: str, marker: str, pattern: str) -> str:
+def dataset_from_event(
+    event: dict[str, Any],
+    prefix: str = DATASETS_PREFIX,
+    marker: str = DATASET_READY_MARKER,
+    pattern: str = DATASET_NAME_PATTERN,
+) -> str:
     if "dataset" in event:  # the schedule, or an operator invoking the function by hand
         name = str(event["dataset"])
     else:
@@ -44,15 +51,13 @@ def request_token(event: dict[str, Any], dataset: str) -> str:
 
 
 def handler(event: dict[str, Any], context: Any, client: Any = None) -> dict[str, str]:
-    dataset = dataset_from_event(
-        event, os.environ["DATASETS_PREFIX"], os.environ["READY_MARKER"], os.environ["DATASET_NAME_PATTERN"]
-    )
+    dataset = dataset_from_event(event)
     sagemaker = client or boto3.client("sagemaker")
     response = sagemaker.start_pipeline_execution(
-        PipelineName=os.environ["PIPELINE_NAME"],
+        PipelineName=PIPELINE_NAME,
         PipelineExecutionDisplayName=f"dataset-{dataset}"[:82],
-        PipelineExecutionDescription=f"Started for {os.environ['DATASETS_PREFIX']}{dataset}/",
-        PipelineParameters=[{"Name": os.environ["DATASET_PARAMETER"], "Value": dataset}],
+        PipelineExecutionDescription=f"Started for {DATASETS_PREFIX}{dataset}/",
+        PipelineParameters=[{"Name": DATASET_PARAMETER, "Value": dataset}],
         ClientRequestToken=request_token(event, dataset),
     )
     arn = str(response["PipelineExecutionArn"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT
+from sorter_common.greengrass_components import APPLICATION_COMPONENT
 
 EDGE_STACK = "TrashSorterEdgeV2"
 ACCOUNT = "123456789012"
@@ -114,8 +114,8 @@ def model_component(model: Path, package_version: int = 1) -> ShippedComponent:
     from botocore.stub import Stubber
 
     from lambda_src.promote_model import index
-    from lambda_src.promote_model.model_recipe import MODEL_COMPONENT
     from sorter_common.bucket_layout import MODELS_PREFIX
+    from sorter_common.greengrass_components import MODEL_COMPONENT
     from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
 
     model_uri = f"s3://{BUCKET}/{MODELS_PREFIX}rehearsal/output/model.tar.gz"
@@ -123,11 +123,8 @@ def model_component(model: Path, package_version: int = 1) -> ShippedComponent:
     component_arn = f"arn:aws:greengrass:{REGION}:{ACCOUNT}:components:{MODEL_COMPONENT}"
     group_arn = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/rehearsal"
     environment = {
-        "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
         "BUCKET_NAME": BUCKET,
-        "MODELS_PREFIX": MODELS_PREFIX,
         "MODEL_COMPONENT_ARN": component_arn,
-        "APPLICATION_COMPONENT": APPLICATION_COMPONENT,
         "APPLICATION_VERSION": "1.0.0",
         "THING_GROUP_ARN": group_arn,
         "AWS_ACCESS_KEY_ID": "rehearsal",

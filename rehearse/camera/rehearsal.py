@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
 from sorter_common.classes import UNSURE
+from sorter_common.greengrass_components import APPLICATION_COMPONENT, MODEL_COMPONENT
 
 from .nucleus import Component, Device, Lifecycle, merge, resolve_lifecycle, run_step
 from .recipes import ShippedComponent

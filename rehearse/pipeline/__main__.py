@@ -140,7 +140,7 @@ class Rehearsal:
         if not any("EventPattern" in rule and aws.matches(rule["EventPattern"], event) for rule in rules):
             raise StepFailed("start", "no EventBridge rule of the training stack matches the _READY event")
         _, function = training.one("AWS::Lambda::Function", "StartTraining")
-        variables = training.resolve(function["Properties"]["Environment"]["Variables"])
+        variables = training.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
         client = aws.client("sagemaker", None)
         calls: list[dict[str, Any]] = []
         client.meta.events.register("provide-client-params.sagemaker.StartPipelineExecution", _recorder(calls))
@@ -178,6 +178,7 @@ class Rehearsal:
         from botocore.stub import Stubber
 
         from lambda_src.promote_model import index as promote_model
+        from sorter_common.greengrass_components import MODEL_COMPONENT
 
         package = self.sagemaker.describe_model_package(ModelPackageName=package_arn)
         event = aws.model_package_state_change(package)
@@ -195,7 +196,7 @@ class Rehearsal:
             stub.add_response(
                 "create_component_version",
                 {
-                    "componentName": "com.trashsorter.Model",
+                    "componentName": MODEL_COMPONENT,
                     "componentVersion": "1.0.0",
                     "creationTimestamp": datetime.now(UTC),
                     # Greengrass computes the artifact's digest after answering: the version is

@@ -4,28 +4,22 @@ The zip holds the function package, the inference core and the shared contracts 
 syntax, checked by tests/lambda_src with vermin) and the Greengrass Core SDK, which a Greengrass
 V1 Python function must carry in its own package (the DeepLens inference function template
 does): greengrasssdk, pinned in requirements.txt; synth fails if it is missing or another
-version. The
-staging folder is named by a hash of its content and filled atomically, so concurrent synths
-never see half a bundle and the asset hash changes only when a bundled file does.
+version. It is staged as every Lambda's package is (stacks/constructs/lambda_bundle.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STAGING_ROOT = PROJECT_ROOT / ".build"
+from stacks.constructs.lambda_bundle import PROJECT_ROOT, SHARED_PACKAGES, STAGING_ROOT, package_sources, stage
+
 HANDLER = "deeplens_inference.index.function_handler"
 # Package name inside the zip -> its folder here.
 BUNDLED_PACKAGES = {
     "deeplens_inference": PROJECT_ROOT / "lambda_src" / "deeplens_inference",
     "edge_core": PROJECT_ROOT / "edge_core",
-    "sorter_common": PROJECT_ROOT / "sorter_common",
+    **SHARED_PACKAGES,
 }
 # The Greengrass Core SDK must travel inside a V1 function's package; the version requirements.txt pins.
 GREENGRASS_SDK = "greengrasssdk"
@@ -58,35 +52,9 @@ def greengrass_sdk_folder() -> Path:
 
 def bundled_sources() -> dict[str, Path]:
     """Path inside the zip -> source file, sorted; only .py files (no caches, no tests)."""
-    packages = {**BUNDLED_PACKAGES, GREENGRASS_SDK: greengrass_sdk_folder()}
-    files: dict[str, Path] = {}
-    for package, folder in packages.items():
-        for path in sorted(folder.rglob("*.py")):
-            if "__pycache__" not in path.parts:
-                files[f"{package}/{path.relative_to(folder).as_posix()}"] = path
-    return dict(sorted(files.items()))
+    return package_sources({**BUNDLED_PACKAGES, GREENGRASS_SDK: greengrass_sdk_folder()})
 
 
 def stage_bundle(staging_root: Path = STAGING_ROOT) -> Path:
     """The folder to zip: .build/deeplens-inference-<content hash>/."""
-    files = bundled_sources()
-    digest = hashlib.sha256()
-    for name, path in files.items():
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    target = staging_root / f"deeplens-inference-{digest.hexdigest()[:16]}"
-    if target.is_dir():
-        return target
-    staging_root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".staging-", dir=staging_root))
-    try:
-        for name, path in files.items():
-            (building / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, building / name)
-        try:
-            os.replace(building, target)
-        except OSError:  # another synth staged the same content first
-            if not target.is_dir():
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
+    return stage("deeplens-inference", bundled_sources(), staging_root)

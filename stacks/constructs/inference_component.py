@@ -17,8 +17,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX
+from sorter_common.greengrass_components import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
 from stacks.constructs.artifact_copy import ArtifactCopy
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, package_files, write_archive
 

@@ -8,8 +8,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
 from sorter_common.bucket_layout import MODELS_PREFIX
+from sorter_common.greengrass_components import MODEL_COMPONENT
 from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
 from stacks.constructs.failure_queue import FailureQueue
 from stacks.constructs.python_function import PythonFunction
@@ -75,11 +75,8 @@ class ModelPromotion(Construct):
             statements=statements,
             timeout=Duration.seconds(300),  # waits up to DEPLOYABLE_TIMEOUT_S for a new version
             environment={
-                "MODEL_PACKAGE_GROUP": MODEL_PACKAGE_GROUP,
                 "BUCKET_NAME": bucket.bucket_name,
-                "MODELS_PREFIX": MODELS_PREFIX,
                 "MODEL_COMPONENT_ARN": component_arn,
-                "APPLICATION_COMPONENT": APPLICATION_COMPONENT,
                 "APPLICATION_VERSION": application_version,
                 "THING_GROUP_ARN": thing_group_arn,
             },

@@ -1,5 +1,6 @@
 """A Python Lambda locked down the same way everywhere: its own role with only the given
-statements (no managed policies), its own log group with a retention, the newest runtime."""
+statements (no managed policies), its own log group with a retention, the newest runtime, and
+the shared contracts (`sorter_common`) bundled beside its code."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.constructs.lambda_bundle import stage_function
 
 LATEST_PYTHON = lambda_.Runtime.PYTHON_3_14
 DEFAULT_TIMEOUT = Duration.seconds(30)
@@ -48,7 +51,7 @@ class PythonFunction(Construct):
             "Function",
             runtime=LATEST_PYTHON,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(source_dir), exclude=["__pycache__", "__init__.py"]),
+            code=lambda_.Code.from_asset(str(stage_function(source_dir))),
             role=self.role,
             log_group=self.log_group,
             timeout=timeout,

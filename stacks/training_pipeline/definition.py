@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
 from sorter_common.bucket_layout import (
     CHECKPOINTS_PREFIX,
@@ -27,19 +24,15 @@ from sorter_common.bucket_layout import (
     PREPARED_PREFIX,
     PRETRAINED_PREFIX,
 )
+from sorter_common.training_pipeline import (
+    ACCURACY_JSON_PATH,
+    DATASET_PARAMETER,
+    DEFAULT_DATASET,
+    EVALUATION_FILE,
+    METRIC_DEFINITIONS,
+    pretrained_weights_file,
+)
 from stacks.training_pipeline.images import CPU_INSTANCE, MXNET_VERSION, PYTHON_VERSION
-from training.train_config import ARCHITECTURES
-
-# The contract with training/evaluate.py (a test keeps these equal; importing that module here
-# would pull MXNet into every synth).
-EVALUATION_FILE = "evaluation.json"
-ACCURACY_JSON_PATH = "multiclass_classification_metrics.accuracy.value"
-# The contract with training/train.py's metric lines (`validation:accuracy=0.912`).
-METRIC_DEFINITIONS = [
-    {"Name": "train:loss", "Regex": r"train:loss=([0-9.]+)"},
-    {"Name": "train:accuracy", "Regex": r"train:accuracy=([0-9.]+)"},
-    {"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9.]+)"},
-]
 
 PREPARE_STEP = "Prepare"
 TRAIN_STEP = "Train"
@@ -118,25 +111,6 @@ def quiet_sdk_logs() -> None:
     logging.getLogger("sagemaker").setLevel(logging.ERROR)
 
 
-@contextmanager
-def _config_validated_once() -> Iterator[None]:
-    """The SDK re-validates its config against a large JSON schema on every lookup (~0.3 s each,
-    50 lookups per pipeline); the config never changes here, so validate it once."""
-    import sagemaker.utils
-
-    validate = sagemaker.utils.validate_sagemaker_config
-    validated: list[int] = []
-
-    def validate_once(config: Any = None) -> Any:
-        if id(config) not in validated:
-            validated.append(id(config))
-            return validate(config)
-        return None
-
-    with mock.patch.object(sagemaker.utils, "validate_sagemaker_config", validate_once):
-        yield
-
-
 def _s3(prefix: str, *parts: Any) -> Any:
     from sagemaker.workflow.functions import Join
 
@@ -146,7 +120,7 @@ def _s3(prefix: str, *parts: Any) -> Any:
 def build_definition(settings: PipelineSettings) -> str:
     """The pipeline definition JSON, with `${Variable}` where the stack's values go."""
     quiet_sdk_logs()
-    with _config_validated_once(), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _build_definition(settings)
 
@@ -173,7 +147,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     role = _PLACEHOLDER_OF["PipelineRoleArn"]
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
 
-    dataset_name = ParameterString("DatasetName", default_value="default")
+    dataset_name = ParameterString(DATASET_PARAMETER, default_value=DEFAULT_DATASET)
     processing_instance = ParameterString("ProcessingInstanceType", default_value=CPU_INSTANCE)
     epochs = ParameterInteger(EPOCHS_PARAMETER, default_value=settings.epochs)
     # Average-pool the 224x224 input inside the network (1, 2 or 4): quick rehearsals and trials;
@@ -268,7 +242,7 @@ def _build_definition(settings: PipelineSettings) -> str:
         enable_network_isolation=True,
         hyperparameters=hyperparameters,
     )
-    weights_uri = f"s3://{_PLACEHOLDER_OF['DataBucket']}/{PRETRAINED_PREFIX}{ARCHITECTURES[architecture]}.params"
+    weights_uri = f"s3://{_PLACEHOLDER_OF['DataBucket']}/{PRETRAINED_PREFIX}{pretrained_weights_file(architecture)}"
     train = TrainingStep(
         TRAIN_STEP,
         step_args=estimator.fit(

@@ -14,7 +14,7 @@ from device.pi_subscriber.config import (
     DEFAULT_BINS,
     KEY_FILE,
     BinStyle,
-    ConfigError,
+    SubscriberConfigError,
     load_config,
 )
 from sorter_common.topics import all_predictions_filter, all_status_filter
@@ -90,7 +90,7 @@ direction = "down-right"
 def test_bad_settings_fail_with_one_line_naming_them(tmp_path: Path, args: list[str], file_text: str,
                                                      message: str) -> None:
     write(tmp_path, file_text)
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(SubscriberConfigError) as error:
         load_config(["--config-dir", str(tmp_path), *args], environ={})
     assert message in str(error.value)
     assert "\n" not in str(error.value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from device.pi_subscriber.message_filter import Decision, FirstOfKind, Heartbeat, Ignored, MessageFilter
+from device.pi_subscriber.message_filter import FirstOfKind, Heartbeat, Ignored, MessageFilter, PredictionToShow
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.message import encode, prediction_dict, status_dict
 
@@ -25,9 +25,9 @@ def kind(outcome: object) -> str:
 def test_new_decisions_pass_in_sequence_order() -> None:
     checker = make_filter()
     outcomes = [checker.check(TOPIC, payload(seq, ts=NOW - 1 + seq / 10)) for seq in (1, 2, 5)]
-    assert [kind(o) for o in outcomes] == ["Decision"] * 3
+    assert [kind(o) for o in outcomes] == ["PredictionToShow"] * 3
     first = outcomes[0]
-    assert isinstance(first, Decision) and first.prediction.seq == 1 and first.prediction.label == "compost"
+    assert isinstance(first, PredictionToShow) and first.prediction.seq == 1 and first.prediction.label == "compost"
 
 
 def test_a_redelivered_message_is_a_duplicate_and_an_older_one_is_out_of_order() -> None:
@@ -43,21 +43,21 @@ def test_a_redelivered_message_is_a_duplicate_and_an_older_one_is_out_of_order()
 def test_a_restarted_camera_counting_from_zero_again_is_shown() -> None:
     checker = make_filter()
     checker.check(TOPIC, payload(500, ts=NOW - 5))
-    assert kind(checker.check(TOPIC, payload(0, ts=NOW - 1))) == "Decision"
-    assert kind(checker.check(TOPIC, payload(1, ts=NOW - 0.5))) == "Decision"
+    assert kind(checker.check(TOPIC, payload(0, ts=NOW - 1))) == "PredictionToShow"
+    assert kind(checker.check(TOPIC, payload(1, ts=NOW - 0.5))) == "PredictionToShow"
 
 
 def test_each_camera_has_its_own_sequence() -> None:
     checker = make_filter()
-    assert kind(checker.check(TOPIC, payload(9, device="cam-1"))) == "Decision"
-    assert kind(checker.check("trash-sorter/cam-2/predictions", payload(1, device="cam-2"))) == "Decision"
+    assert kind(checker.check(TOPIC, payload(9, device="cam-1"))) == "PredictionToShow"
+    assert kind(checker.check("trash-sorter/cam-2/predictions", payload(1, device="cam-2"))) == "PredictionToShow"
 
 
 def test_stale_messages_are_refused_but_do_not_block_newer_ones() -> None:
     checker = make_filter(stale_after_s=10)
     stale = checker.check(TOPIC, payload(10, ts=NOW - 10.5))
     assert kind(stale) == "stale" and isinstance(stale, Ignored) and stale.device == "cam-1"
-    assert kind(checker.check(TOPIC, payload(3, ts=NOW - 9.5))) == "Decision"
+    assert kind(checker.check(TOPIC, payload(3, ts=NOW - 9.5))) == "PredictionToShow"
 
 
 def test_bad_payloads_are_refused_by_kind() -> None:
@@ -74,7 +74,7 @@ def test_bad_payloads_are_refused_by_kind() -> None:
     for raw, expected in cases.items():
         assert kind(checker.check(TOPIC, raw)) == expected, raw[:20]
     assert kind(checker.check("trash-sorter/cam-1/other", payload(1))) == "unknown-topic"
-    assert kind(checker.check(TOPIC, payload(1, label="unsure"))) == "Decision"
+    assert kind(checker.check(TOPIC, payload(1, label="unsure"))) == "PredictionToShow"
 
 
 def test_status_messages_are_heartbeats() -> None:

@@ -147,9 +147,8 @@ def test_no_credentials_is_one_clear_line(
 
     assert provision.main(["--region", REGION, "--out", str(tmp_path / "out")]) == 1
 
-    assert (
-        capsys.readouterr().err == "provision: no AWS credentials found; set AWS_PROFILE or run `aws configure` first\n"
-    )
+    err = capsys.readouterr().err
+    assert err == "provision: no AWS credentials found: run `aws configure` (or `aws sso login`), or set AWS_PROFILE\n"
     assert not (tmp_path / "out").exists()
 
 
@@ -199,7 +198,7 @@ def test_no_region_names_what_boto3_reads(
 
     err = capsys.readouterr().err
     assert err == (
-        "provision: no AWS region; pass --region, set AWS_DEFAULT_REGION, or set region in your AWS profile "
-        "(`aws configure`)\n"
+        "provision: no AWS region: pass --region, set AWS_DEFAULT_REGION, or set a region in your profile "
+        "(aws configure)\n"
     )
     assert "AWS_REGION" not in err.replace("AWS_DEFAULT_REGION", "")

@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.pi_subscriber.config import SETTINGS, ConfigError, load_config
-from device.pi_subscriber.message_filter import Decision, Heartbeat, Ignored, MessageFilter
+from device.pi_subscriber.config import SETTING_HELP, SubscriberConfigError, load_config
+from device.pi_subscriber.message_filter import Heartbeat, Ignored, MessageFilter, PredictionToShow
 from sorter_common.message import MessageError, Prediction, parse_prediction, parse_status
 
 CLASSES = ("compost", "landfill", "recycling")
@@ -75,8 +75,8 @@ def test_the_filter_never_raises_and_keeps_a_bounded_memory(messages: list[tuple
     checked = MessageFilter(CLASSES, stale_after_s=10.0, clock=time.time, max_cameras=4)
     for topic, payload in messages:
         outcome = checked.check(topic, payload)
-        assert isinstance(outcome, Decision | Heartbeat | Ignored)
-        if isinstance(outcome, Decision):
+        assert isinstance(outcome, PredictionToShow | Heartbeat | Ignored)
+        if isinstance(outcome, PredictionToShow):
             # The camera is who the topic says, never the payload's "device".
             assert topic.split("/")[-2] == outcome.prediction.device
     assert checked.cameras_remembered <= 4
@@ -88,7 +88,7 @@ def test_the_filter_forgets_the_least_recent_of_many_made_up_cameras() -> None:
     for number in range(10_000):
         payload = _encode({"v": 1, "device": "x", "seq": 1, "ts": now, "label": "compost", "confidence": 0.9,
                            "top": [], "model": "m"})
-        assert isinstance(checked.check(f"trash-sorter/cam-{number}/predictions", payload), Decision)
+        assert isinstance(checked.check(f"trash-sorter/cam-{number}/predictions", payload), PredictionToShow)
     assert checked.cameras_remembered == 64
 
 
@@ -111,7 +111,7 @@ toml_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=12,
 )
-config_keys = st.sampled_from([*SETTINGS, "topics", "bins", "classes", "unknown"])
+config_keys = st.sampled_from([*SETTING_HELP, "topics", "bins", "classes", "unknown"])
 bins_tables = st.dictionaries(
     st.sampled_from([*CLASSES, "glass"]),
     st.fixed_dictionaries({}, optional={"colour": toml_values, "direction": toml_values}),
@@ -130,7 +130,7 @@ def test_the_config_loader_returns_a_config_or_one_line(tmp_path: Path, top: dic
     (tmp_path / "subscriber.toml").write_text("\n".join(lines) + "\n")
     try:
         config = load_config(["--config-dir", str(tmp_path)], environ={})
-    except ConfigError as error:
+    except SubscriberConfigError as error:
         assert "\n" not in str(error) and str(error)
         return
     assert set(config.bins) == set(config.classes) and config.endpoint
@@ -142,5 +142,5 @@ def test_any_bytes_as_the_config_file_give_a_config_or_one_line(tmp_path: Path, 
     (tmp_path / "subscriber.toml").write_bytes(data)
     try:
         load_config(["--config-dir", str(tmp_path), "--endpoint", "h"], environ={})
-    except ConfigError as error:
+    except SubscriberConfigError as error:
         assert "\n" not in str(error)

@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lambda_src.detach_core_policy import index
+from sorter_common import cfn_response
 
 POLICY = "trash-sorter-greengrass-core"
 CERT = "arn:aws:iot:us-east-1:123456789012:cert/"
@@ -38,7 +39,7 @@ def test_delete_detaches_every_certificate_the_installer_attached_page_by_page(
     iot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[bytes] = []
-    monkeypatch.setattr(index, "send", lambda url, body: sent.append(body))
+    monkeypatch.setattr(cfn_response, "send", lambda url, body: sent.append(body))
     stub = Stubber(iot)
     stub.add_response(
         "list_targets_for_policy", {"targets": [CERT + "a", CERT + "b"], "nextMarker": "m"}, {"policyName": POLICY}
@@ -66,7 +67,7 @@ def test_a_policy_already_gone_is_fine_and_another_error_fails_the_delete(
     with stub:
         index.handle(event("Delete"), iot)
     sent: list[bytes] = []
-    monkeypatch.setattr(index, "send", lambda url, body: sent.append(body))
+    monkeypatch.setattr(cfn_response, "send", lambda url, body: sent.append(body))
     stub.add_client_error("list_targets_for_policy", "AccessDeniedException", http_status_code=403)
     with stub:
         index.handler(event("Delete"), None, iot=iot)

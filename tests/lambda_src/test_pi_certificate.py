@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from lambda_src.pi_certificate import index
 from lambda_src.pi_certificate.index import Clients
+from sorter_common import cfn_response
 
 REGION = "us-east-1"
 THING = "trash-sorter-pi"
@@ -86,7 +87,7 @@ def test_the_response_sent_to_cloudformation_has_ids_and_arns_but_never_the_key_
     clients: Clients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[tuple[str, bytes]] = []
-    monkeypatch.setattr(index, "send", lambda url, body: sent.append((url, body)))
+    monkeypatch.setattr(cfn_response, "send", lambda url, body: sent.append((url, body)))
 
     index.handler(event("Create"), None, clients)
 
@@ -106,7 +107,7 @@ def test_the_response_sent_to_cloudformation_has_ids_and_arns_but_never_the_key_
 def test_the_key_is_never_logged_even_at_debug_level(
     clients: Clients, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(index, "send", lambda url, body: None)
+    monkeypatch.setattr(cfn_response, "send", lambda url, body: None)
     caplog.set_level("DEBUG")
     index.handler(event("Create"), None, clients)
     key = clients.secrets.get_secret_value(SecretId=SECRET)["SecretString"]
@@ -183,7 +184,7 @@ def test_a_create_that_cannot_store_the_key_fails_and_leaves_no_certificate(
 ) -> None:
     clients.secrets.create_secret(Name=SECRET, SecretString="already here")
     sent: list[bytes] = []
-    monkeypatch.setattr(index, "send", lambda url, body: sent.append(body))
+    monkeypatch.setattr(cfn_response, "send", lambda url, body: sent.append(body))
 
     index.handler(event("Create"), None, clients)
 
@@ -200,34 +201,6 @@ def test_a_retried_create_answers_again_and_makes_no_second_certificate(clients:
     again = index.handle(event("Create"), clients)  # Lambda retried: the response never arrived
     assert again == first
     assert certificate_ids(clients) == [first["PhysicalResourceId"]]
-
-
-def test_a_failed_response_put_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    attempts: list[bytes] = []
-
-    class Response:
-        def __enter__(self) -> Response:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-        def read(self) -> bytes:
-            return b""
-
-    def urlopen(request: Any, timeout: float) -> Response:
-        attempts.append(request.data)
-        if len(attempts) < 3:
-            raise OSError("connection reset")
-        return Response()
-
-    monkeypatch.setattr("urllib.request.urlopen", urlopen)
-    index.send("https://example/presigned", b"{}", wait_s=0)
-    assert attempts == [b"{}"] * 3
-    attempts.clear()
-    monkeypatch.setattr(index, "SEND_ATTEMPTS", 2)
-    with pytest.raises(OSError, match="connection reset"):
-        index.send("https://example/presigned", b"{}", wait_s=0)
 
 
 CERTIFICATE_ID = "ab" * 32

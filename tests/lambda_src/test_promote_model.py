@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lambda_src.promote_model import index
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
+from sorter_common.greengrass_components import APPLICATION_COMPONENT, MODEL_COMPONENT
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -25,11 +25,8 @@ MODEL_URI = f"s3://{BUCKET}/models/pipelines-abc-Train/output/model.tar.gz"
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "MODEL_PACKAGE_GROUP": "trash-sorter-models",
         "BUCKET_NAME": BUCKET,
-        "MODELS_PREFIX": "models/",
         "MODEL_COMPONENT_ARN": COMPONENT_ARN,
-        "APPLICATION_COMPONENT": APPLICATION_COMPONENT,
         "APPLICATION_VERSION": "1.0.4242",
         "THING_GROUP_ARN": GROUP_ARN,
         "AWS_ACCESS_KEY_ID": "testing",

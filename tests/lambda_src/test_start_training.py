@@ -10,20 +10,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from lambda_src.start_training import index
-from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
-from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DATASET_PARAMETER, PIPELINE_NAME
+from sorter_common.training_pipeline import PIPELINE_NAME
 
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/trash-sorter-training/execution/e1"
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # What the stack sets on the function.
-    monkeypatch.setenv("PIPELINE_NAME", PIPELINE_NAME)
-    monkeypatch.setenv("DATASETS_PREFIX", DATASETS_PREFIX)
-    monkeypatch.setenv("READY_MARKER", DATASET_READY_MARKER)
-    monkeypatch.setenv("DATASET_PARAMETER", DATASET_PARAMETER)
-    monkeypatch.setenv("DATASET_NAME_PATTERN", DATASET_NAME_PATTERN)
 
 
 @pytest.fixture

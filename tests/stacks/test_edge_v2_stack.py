@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Match, Template
 
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
+from sorter_common.greengrass_components import APPLICATION_COMPONENT, MODEL_COMPONENT
 from stacks.app_builder import build_stacks
 from stacks.config import load_config
 from tests.stacks.synth import SynthesizedApp

@@ -11,10 +11,10 @@ from typing import Any
 import cv2
 import pytest
 
-from lambda_src.promote_model.model_recipe import APPLICATION_COMPONENT, MODEL_COMPONENT
 from rehearse.camera.nucleus import Component, Device, merge, resolve_lifecycle, run_step
 from rehearse.camera.recipes import application_component
 from rehearse.camera.rehearsal import IPC, STDOUT, changes, injected
+from sorter_common.greengrass_components import APPLICATION_COMPONENT, MODEL_COMPONENT
 from tests.stacks.synth import SynthesizedApp
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

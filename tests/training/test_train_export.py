@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import mxnet as mx
@@ -21,9 +22,10 @@ from mxnet.gluon.model_zoo import vision
 from sorter_common.artifact import ARTIFACT_FILES, LABELS_FILE, MODEL_INFO_FILE, ONNX_FILE, SYMBOL_FILE
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import INPUT_SIZE, MEAN_RGB, STD_RGB, to_model_input
+from sorter_common.training_pipeline import ACCURACY_JSON_PATH, EVALUATION_FILE, METRIC_DEFINITIONS
 from training import archive, network, train
 from training.data import read_bgr
-from training.evaluate import CONFUSION_PNG, EVALUATION_FILE, EVALUATION_SCHEMA, evaluate
+from training.evaluate import CONFUSION_PNG, EVALUATION_SCHEMA, evaluate
 from training.prepare import prepare_dataset
 from training.runtime import MxnetPredictor, OnnxPredictor
 from training.split import read_lst
@@ -40,6 +42,11 @@ def test_short_cpu_training_reaches_90_percent_on_the_test_split(
     on_disk = json.loads((tmp_path / EVALUATION_FILE).read_text())
     jsonschema.validate(on_disk, EVALUATION_SCHEMA)
     assert on_disk == document
+    # The pipeline's accuracy gate reads the file at this path (JsonGet, dotted keys).
+    gate_value: Any = on_disk
+    for key in ACCURACY_JSON_PATH.split("."):
+        gate_value = gate_value[key]
+    assert gate_value == document["multiclass_classification_metrics"]["accuracy"]["value"]
     assert (tmp_path / CONFUSION_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -157,7 +164,7 @@ def test_sagemaker_script_mode_run(
         assert [entry["epoch"] for entry in history] == [1, 2]
     assert versions[0] == versions[1]  # same seed, same data: same weights
     out = capsys.readouterr()
-    for definition in train.METRIC_DEFINITIONS:
+    for definition in METRIC_DEFINITIONS:
         values = [float(v) for v in re.findall(definition["Regex"], out.out)]
         assert len(values) >= 4, definition["Name"]  # two epochs, two runs
     assert "ignoring unknown arguments: --unknown-hp 1" in out.err

@@ -21,7 +21,7 @@ from training.errors import UsageError
 from training.files import printable, safe_file_name
 from training.split import read_lst, write_lst
 
-SETTINGS = settings(
+HYPOTHESIS_SETTINGS = settings(
     max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -89,7 +89,7 @@ def test_a_damaged_deflate_stream_is_a_member_problem(tmp_path: Path) -> None:
     assert list((tmp_path / "out").rglob("*.txt")) == []
 
 
-@SETTINGS
+@HYPOTHESIS_SETTINGS
 @given(st.lists(member, max_size=6), damage)
 def test_any_zip_unpacks_inside_the_target_or_fails_with_one_usage_error(
     members: list[tuple[str, bytes, int]], damages: list[tuple[float, int]]
@@ -109,7 +109,7 @@ def test_any_zip_unpacks_inside_the_target_or_fails_with_one_usage_error(
         assert written <= dataset_zip.limit_for(source.stat().st_size)
 
 
-@SETTINGS
+@HYPOTHESIS_SETTINGS
 @given(st.lists(member, max_size=6, unique_by=lambda m: m[0]))
 def test_every_member_of_an_undamaged_zip_is_unpacked_intact_or_reported(members: list[tuple[str, bytes, int]]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
@@ -151,7 +151,7 @@ def _model_tar(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-@SETTINGS
+@HYPOTHESIS_SETTINGS
 @given(
     st.sets(st.sampled_from(ARTIFACT_FILES)),
     model_json,
@@ -184,7 +184,7 @@ def test_any_model_archive_unpacks_consistently_or_fails_with_one_line(
         assert all((Path(scratch) / "out" / name).is_file() for name in ARTIFACT_FILES)
 
 
-@SETTINGS
+@HYPOTHESIS_SETTINGS
 @given(st.lists(st.tuples(st.integers(0, 50), st.text(min_size=1, max_size=60)), max_size=8))
 def test_lst_rows_written_from_safe_names_read_back_exactly(rows: list[tuple[int, str]]) -> None:
     safe = [(label, "images/c/" + safe_file_name(name)) for label, name in rows]

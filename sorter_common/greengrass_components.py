@@ -1,9 +1,8 @@
-"""The model component's recipe: the one definition the stack (initial model) and the promotion Lambda share."""
-
-from __future__ import annotations
+"""The Greengrass V2 component names, versions and the model component's recipe: the one
+definition the edge stack (application and initial model) and the promotion Lambda share."""
 
 import json
-from typing import Any
+from typing import Any, Dict, Tuple
 
 MODEL_COMPONENT = "com.trashsorter.Model"
 APPLICATION_COMPONENT = "com.trashsorter.Inference"
@@ -18,12 +17,12 @@ def promoted_version(model_package_version: int) -> str:
     return f"1.0.{int(model_package_version)}"
 
 
-def version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> Tuple[int, ...]:
     """ "1.0.12" -> (1, 0, 12), so versions compare as numbers ("1.0.12" is newer than "1.0.9")."""
     return tuple(int(part) for part in version.split("."))
 
 
-def model_recipe(version: str, model_uri: str, source: str) -> dict[str, Any]:
+def model_recipe(version: str, model_uri: str, source: str) -> Dict[str, Any]:
     """A component with one artifact, model.tar.gz; the application reads it from the artifacts folder."""
     return {
         "RecipeFormatVersion": "2020-01-25",
@@ -42,5 +41,5 @@ def model_recipe(version: str, model_uri: str, source: str) -> dict[str, Any]:
     }
 
 
-def recipe_json(recipe: dict[str, Any]) -> str:
+def recipe_json(recipe: Dict[str, Any]) -> str:
     return json.dumps(recipe, sort_keys=True, separators=(",", ":"))
