@@ -207,7 +207,7 @@ class Rehearsal:
             stub.add_response(
                 "describe_component",
                 {
-                    "componentName": "com.trashsorter.Model",
+                    "componentName": MODEL_COMPONENT,
                     "componentVersion": "1.0.0",
                     "status": {"componentState": "DEPLOYABLE"},
                 },
