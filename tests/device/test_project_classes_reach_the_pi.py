@@ -13,7 +13,6 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 import boto3
@@ -32,6 +31,7 @@ from sorter_common.message import encode, prediction_dict
 from sorter_common.topics import predictions_topic
 from stacks.config import load_config
 from stacks.iot_stack import IotStack
+from tests.device.provision_session import ProvisionSession
 from tools.cdk_context import cdk_json_context
 
 from .conftest import Camera, SubscriberProcess, unique_client_id
@@ -58,16 +58,6 @@ def synthesized_outputs() -> dict[str, str]:
     return resolved
 
 
-class Session:
-    def __init__(self, cloudformation: Any) -> None:
-        self.clients = {
-            "cloudformation": cloudformation,
-            "iot": boto3.client("iot", region_name=REGION),
-            "secretsmanager": boto3.client("secretsmanager", region_name=REGION),
-        }
-
-    def client(self, name: str) -> Any:
-        return self.clients[name]
 
 
 def provision_from_stack(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +85,7 @@ def provision_from_stack(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             {"StackName": "TrashSorterIot"},
         )
         stubber.activate()
-        assert provision.main(["--out", str(out)], session=Session(cloudformation)) == 0
+        assert provision.main(["--out", str(out)], session=ProvisionSession(cloudformation)) == 0
 
 
 def test_a_fourth_class_and_a_new_prefix_reach_the_sense_hat(

@@ -22,6 +22,7 @@ from sorter_common.iot_identity import (
     OUTPUT_THING_NAME,
     OUTPUT_TOPIC_PREFIX,
 )
+from tests.device.provision_session import ProvisionSession
 
 REGION = "us-east-1"
 STACK = "TrashSorterIot"
@@ -29,18 +30,6 @@ THING = "trash-sorter-pi"
 ATS_ENDPOINT = r"[a-z0-9]+-ats\.iot\.us-east-1\.amazonaws\.com"  # moto makes a new one per call
 
 
-class Session:
-    """boto3 clients as a Session hands them out: moto for IoT and Secrets Manager, a stubbed CloudFormation."""
-
-    def __init__(self, cloudformation: Any) -> None:
-        self.clients = {
-            "cloudformation": cloudformation,
-            "iot": boto3.client("iot", region_name=REGION),
-            "secretsmanager": boto3.client("secretsmanager", region_name=REGION),
-        }
-
-    def client(self, name: str) -> Any:
-        return self.clients[name]
 
 
 @pytest.fixture()
@@ -96,7 +85,7 @@ def stubbed_cloudformation(response: dict[str, Any] | None = None, error: str | 
 
 def test_writes_certificate_key_ca_and_a_config_the_subscriber_loads(aws: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "etc" / "trash-sorter"
-    session = Session(stubbed_cloudformation(stack_outputs(aws)))
+    session = ProvisionSession(stubbed_cloudformation(stack_outputs(aws)))
 
     assert provision.main(["--stack", STACK, "--out", str(out)], session=session) == 0
 
@@ -115,7 +104,7 @@ def test_reprovisioning_keeps_the_operator_s_other_settings(aws: dict[str, str],
     (tmp_path / CONFIG_FILE).write_text(
         'endpoint = "old.example"\nclient_id = "old"\nrotation = 180\n\n[bins.recycling]\ncolour = "#0000ff"\n'
     )
-    session = Session(stubbed_cloudformation(stack_outputs(aws)))
+    session = ProvisionSession(stubbed_cloudformation(stack_outputs(aws)))
 
     assert provision.main(["--out", str(tmp_path)], session=session) == 0
 
@@ -128,7 +117,7 @@ def test_reprovisioning_keeps_the_operator_s_other_settings(aws: dict[str, str],
 def test_a_missing_stack_is_one_clear_line(
     aws: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    session = Session(stubbed_cloudformation(error=f"Stack with id {STACK} does not exist"))
+    session = ProvisionSession(stubbed_cloudformation(error=f"Stack with id {STACK} does not exist"))
 
     assert provision.main(["--out", str(tmp_path)], session=session) == 1
 
@@ -157,7 +146,7 @@ def test_the_project_s_classes_and_topic_prefix_reach_the_subscriber(aws: dict[s
         'endpoint = "old"\nclasses = ["a", "b"]\ntopic_prefix = "old"\nrotation = 90\n[bins.glass]\ndirection = "up"\n'
     )
     extra = {OUTPUT_CLASSES: "compost,glass,landfill,recycling", OUTPUT_TOPIC_PREFIX: "plant-7/sorters"}
-    session = Session(stubbed_cloudformation(stack_outputs(aws, extra)))
+    session = ProvisionSession(stubbed_cloudformation(stack_outputs(aws, extra)))
 
     assert provision.main(["--out", str(tmp_path)], session=session) == 0
 
@@ -176,7 +165,7 @@ def test_an_iot_stack_without_the_class_outputs_is_one_clear_line(
     response["Stacks"][0]["Outputs"] = [
         output for output in response["Stacks"][0]["Outputs"] if output["OutputKey"] != OUTPUT_CLASSES
     ]
-    session = Session(stubbed_cloudformation(response))
+    session = ProvisionSession(stubbed_cloudformation(response))
 
     assert provision.main(["--out", str(tmp_path)], session=session) == 1
 
