@@ -218,13 +218,14 @@ def test_the_first_create_works_whether_the_missing_secret_is_not_found_or_acces
     secrets = boto3.client("secretsmanager", region_name=REGION)
     iot_stub, secrets_stub = Stubber(iot), Stubber(secrets)
     secrets_stub.add_client_error("describe_secret", answer, expected_params={"SecretId": SECRET})
+    key_pair = _generated_key_pair()
     iot_stub.add_response(
         "create_keys_and_certificate",
         {
             "certificateArn": CERTIFICATE_ARN,
             "certificateId": CERTIFICATE_ID,
             "certificatePem": "pem",
-            "keyPair": {"PublicKey": "public", "PrivateKey": "private"},
+            "keyPair": key_pair,
         },
         {"setAsActive": True},
     )
@@ -234,6 +235,19 @@ def test_the_first_create_works_whether_the_missing_secret_is_not_found_or_acces
         iot_stub.assert_no_pending_responses()
         secrets_stub.assert_no_pending_responses()
     assert result["PhysicalResourceId"] == CERTIFICATE_ID
+
+
+def _generated_key_pair() -> dict[str, str]:
+    """A key pair made for the test, as CreateKeysAndCertificate returns one (no key is committed)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"PublicKey": public.decode(), "PrivateKey": private.decode()}
 
 
 def _stubbed_delete(monkeypatch: pytest.MonkeyPatch, conflicts: int) -> tuple[Any, Any, Clients, list[float]]:
