@@ -2,6 +2,8 @@
 
 greengrasssdk imports MY_FUNCTION_ARN, ROUTER_FUNCTION_ARN and SHADOW_FUNCTION_ARN from here and
 its IPC client the authorization token; the core sets them as environment variables of the function.
+Source of the interface: greengrasssdk 1.6.1 (https://github.com/aws/aws-greengrass-core-sdk-python,
+greengrasssdk/Lambda.py) and https://docs.aws.amazon.com/greengrass/v1/developerguide/lambda-functions.html
 """
 
 import os

@@ -6,6 +6,8 @@ RequestResponse invocation get_work_result(function_arn, invocation_id) -> (payl
 The core serves this as HTTP on localhost (port 8000 on a device; FAKE_GREENGRASS_IPC_PORT here):
 POST /2016-11-01/functions/<function ARN> with the client context, the authorization token and
 the invocation type as headers, answered with the invocation id.
+Source of the interface: greengrasssdk 1.6.1's Lambda client (https://github.com/aws/aws-greengrass-core-sdk-python,
+greengrasssdk/Lambda.py) and the Core SDK reference (https://aws.github.io/aws-greengrass-core-sdk-python/).
 """
 
 import collections
