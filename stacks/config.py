@@ -141,6 +141,18 @@ def _one_of(*allowed: Any) -> Callable[[Any], Any]:
     return parse_choice
 
 
+def _matching(pattern: re.Pattern[str], expected: str) -> Callable[[Any], str]:
+    """A string setting that must match pattern whole; `expected` says what is allowed."""
+
+    def parse_matching(value: Any) -> str:
+        text = _text(value)
+        if not pattern.fullmatch(text):
+            raise ValueError(expected)
+        return text
+
+    return parse_matching
+
+
 def _sha256(value: Any) -> str:
     text = _text(value).lower()
     if not re.fullmatch(r"[0-9a-f]{64}", text):
@@ -179,11 +191,7 @@ def _bucket_name(value: Any) -> str:
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
-def _region(value: Any) -> str:
-    region = _text(value)
-    if not _REGION.match(region):
-        raise ValueError("expected an AWS region code such as us-east-1 or eu-west-1")
-    return region
+_region = _matching(_REGION, "expected an AWS region code such as us-east-1 or eu-west-1")
 
 
 def _edge_targets(value: Any) -> tuple[str, ...]:
@@ -214,11 +222,9 @@ def _topic_prefix(value: Any) -> str:
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
-def _instance_type(value: Any) -> str:
-    instance_type = _text(value)
-    if not _INSTANCE_TYPE.match(instance_type):
-        raise ValueError("expected a SageMaker instance type such as ml.g4dn.xlarge or ml.m5.xlarge")
-    return instance_type
+_instance_type = _matching(
+    _INSTANCE_TYPE, "expected a SageMaker instance type such as ml.g4dn.xlarge or ml.m5.xlarge"
+)
 
 
 def _schedule(value: Any) -> str:
@@ -237,11 +243,9 @@ def _schedule(value: Any) -> str:
 _THING_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
 
-def _thing_name(value: Any) -> str:
-    name = _text(value)
-    if not _THING_NAME.match(name):
-        raise ValueError("expected 1-128 letters, digits, '_' or '-' (an IoT thing name and MQTT client id)")
-    return name
+_thing_name = _matching(
+    _THING_NAME, "expected 1-128 letters, digits, '_' or '-' (an IoT thing name and MQTT client id)"
+)
 
 
 _PARTITION_REGION_ACCOUNT = r"arn:aws(-[a-z]+)*:{service}:[a-z]{{2}}(-[a-z]+)+-\d{{1,2}}:\d{{12}}:"
@@ -257,11 +261,7 @@ _FUNCTION_VERSION_ARN = re.compile(
 _THING_GROUP = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 
 
-def _thing_group(value: Any) -> str:
-    name = _text(value)
-    if not _THING_GROUP.match(name):
-        raise ValueError("expected 1-128 letters, digits, ':', '_' or '-' (an IoT thing group name)")
-    return name
+_thing_group = _matching(_THING_GROUP, "expected 1-128 letters, digits, ':', '_' or '-' (an IoT thing group name)")
 
 
 # The cameras' thing names start with this: their IoT policy names it, since thing policy
@@ -269,11 +269,9 @@ def _thing_group(value: Any) -> str:
 _THING_NAME_PREFIX = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
-def _thing_name_prefix(value: Any) -> str:
-    prefix = _text(value)
-    if not _THING_NAME_PREFIX.match(prefix):
-        raise ValueError("expected 1-64 letters, digits, '_' or '-' (the start of every camera's IoT thing name)")
-    return prefix
+_thing_name_prefix = _matching(
+    _THING_NAME_PREFIX, "expected 1-64 letters, digits, '_' or '-' (the start of every camera's IoT thing name)"
+)
 
 
 # What the component's --source accepts; the device checks that the path or camera exists. The
@@ -306,13 +304,7 @@ def _model_key(value: Any) -> str:
 
 
 def _arn(pattern: re.Pattern[str], example: str) -> Callable[[Any], str]:
-    def parse_arn(value: Any) -> str:
-        arn = _text(value)
-        if not pattern.match(arn):
-            raise ValueError(f"expected an ARN like {example}")
-        return arn
-
-    return parse_arn
+    return _matching(pattern, f"expected an ARN like {example}")
 
 
 def arn_region(arn: str) -> str:
