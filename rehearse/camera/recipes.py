@@ -114,8 +114,9 @@ def model_component(model: Path, package_version: int = 1) -> ShippedComponent:
     from botocore.stub import Stubber
 
     from lambda_src.promote_model import index
+    from rehearse.greengrass_answers import expect_new_model_version
     from sorter_common.bucket_layout import MODELS_PREFIX
-    from sorter_common.greengrass_components import MODEL_COMPONENT
+    from sorter_common.greengrass_components import MODEL_COMPONENT, promoted_version
     from sorter_common.training_pipeline import MODEL_PACKAGE_GROUP
 
     model_uri = f"s3://{BUCKET}/{MODELS_PREFIX}rehearsal/output/model.tar.gz"
@@ -157,19 +158,7 @@ def model_component(model: Path, package_version: int = 1) -> ShippedComponent:
                     },
                 },
             )
-            gg.add_client_error("describe_component", "ResourceNotFoundException")
-            version = f"1.0.{package_version}"
-            gg.add_response(
-                "create_component_version",
-                {
-                    "componentName": MODEL_COMPONENT,
-                    "componentVersion": version,
-                    "creationTimestamp": "2026-12-01T00:00:00Z",
-                    "status": {"componentState": "DEPLOYABLE"},
-                },
-            )
-            gg.add_response("list_deployments", {"deployments": []})
-            gg.add_response("create_deployment", {"deploymentId": "rehearsal"})
+            expect_new_model_version(gg, promoted_version(package_version))
             try:
                 index.handler(
                     {"detail": {"ModelPackageArn": package_arn}}, None, sagemaker=sagemaker, greengrass=greengrass

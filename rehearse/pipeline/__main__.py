@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +177,8 @@ class Rehearsal:
         from botocore.stub import Stubber
 
         from lambda_src.promote_model import index as promote_model
-        from sorter_common.greengrass_components import MODEL_COMPONENT
+        from rehearse.greengrass_answers import expect_new_model_version
+        from sorter_common.greengrass_components import promoted_version
 
         package = self.sagemaker.describe_model_package(ModelPackageName=package_arn)
         event = aws.model_package_state_change(package)
@@ -192,28 +192,7 @@ class Rehearsal:
         for operation in ("CreateComponentVersion", "CreateDeployment"):
             greengrass.meta.events.register(f"provide-client-params.greengrassv2.{operation}", _recorder(calls))
         with Stubber(greengrass) as stub:  # no Greengrass here: calls checked against its service model
-            stub.add_client_error("describe_component", "ResourceNotFoundException", http_status_code=404)
-            stub.add_response(
-                "create_component_version",
-                {
-                    "componentName": MODEL_COMPONENT,
-                    "componentVersion": "1.0.0",
-                    "creationTimestamp": datetime.now(UTC),
-                    # Greengrass computes the artifact's digest after answering: the version is
-                    # REQUESTED first, and the handler must wait for DEPLOYABLE before deploying.
-                    "status": {"componentState": "REQUESTED"},
-                },
-            )
-            stub.add_response(
-                "describe_component",
-                {
-                    "componentName": MODEL_COMPONENT,
-                    "componentVersion": "1.0.0",
-                    "status": {"componentState": "DEPLOYABLE"},
-                },
-            )
-            stub.add_response("list_deployments", {"deployments": []})
-            stub.add_response("create_deployment", {"deploymentId": "rehearsal-deployment"})
+            expect_new_model_version(stub, promoted_version(package["ModelPackageVersion"]))
             saved = dict(os.environ)
             os.environ.update({name: str(value) for name, value in variables.items()})
             try:
