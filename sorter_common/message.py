@@ -79,7 +79,7 @@ def encode(message: Dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-def _load(payload: bytes) -> Dict[str, Any]:
+def _load(payload: bytes, version: int = SCHEMA_VERSION) -> Dict[str, Any]:
     if len(payload) > MAX_MESSAGE_BYTES:
         raise MessageError(MessageError.KIND_OVERSIZED, f"{len(payload)} bytes > {MAX_MESSAGE_BYTES}")
     try:
@@ -91,8 +91,8 @@ def _load(payload: bytes) -> Dict[str, Any]:
         raise MessageError(MessageError.KIND_MALFORMED, f"not JSON ({error})") from None
     if not isinstance(data, dict):
         raise MessageError(MessageError.KIND_MALFORMED, "not a JSON object")
-    if data.get("v") != SCHEMA_VERSION:
-        raise MessageError(MessageError.KIND_VERSION, "v={!r}, expected {}".format(data.get("v"), SCHEMA_VERSION))
+    if data.get("v") != version:
+        raise MessageError(MessageError.KIND_VERSION, "v={!r}, expected {}".format(data.get("v"), version))
     return data
 
 

@@ -1,8 +1,10 @@
-"""MQTT topic names: trash-sorter/<thing-name>/predictions and .../status."""
+"""MQTT topic names: trash-sorter/<thing-name>/predictions, .../status, and .../corrections (from the Pi)."""
 
 DEFAULT_TOPIC_PREFIX = "trash-sorter"
 PREDICTIONS = "predictions"
 STATUS = "status"
+# Published by the Pi (the person at the bin), read by that camera: sorter_common.correction.
+CORRECTIONS = "corrections"
 
 
 def predictions_topic(thing_name: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
@@ -13,6 +15,11 @@ def status_topic(thing_name: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     return f"{prefix}/{thing_name}/{STATUS}"
 
 
+def corrections_topic(thing_name: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
+    """Where corrections of the camera `thing_name`'s decisions go."""
+    return f"{prefix}/{thing_name}/{CORRECTIONS}"
+
+
 def all_predictions_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     """Subscription filter for every sorter camera's predictions."""
     return f"{prefix}/+/{PREDICTIONS}"
@@ -20,6 +27,10 @@ def all_predictions_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
 
 def all_status_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     return f"{prefix}/+/{STATUS}"
+
+
+def all_corrections_filter(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
+    return f"{prefix}/+/{CORRECTIONS}"
 
 
 # MQTT 3.1.1 section 4.7: '/' separates levels, '+' and '#' are wildcards (never in a topic name
