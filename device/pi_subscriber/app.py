@@ -25,9 +25,12 @@ from typing import Any, TextIO
 from awscrt.exceptions import AwsCrtError
 
 from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
+from sorter_common.correction import encode_correction
+from sorter_common.topics import corrections_topic
 
 from .config import SubscriberConfig, SubscriberConfigError, load_config
 from .display import DisplayError, Renderer, make_renderer
+from .joystick import Corrected, CorrectionDesk, StickPoller
 from .message_filter import FirstOfKind, Heartbeat, Ignored, MessageFilter, PredictionToShow
 from .screen_state import Screen, ScreenState
 
@@ -69,6 +72,8 @@ class Subscriber:
         self._state = ScreenState(config, time.monotonic())
         self._shown: Screen | None = None
         self._stopping = False
+        self._stick = StickPoller.of(renderer) if config.joystick else StickPoller(None)
+        self._corrections = CorrectionDesk(config.bins, config.rotation, config.idle_after_s, config.client_id)
         # Messages dropped on the CRT thread because the inbox was full. Only that thread writes it
         # (under the lock); the main thread folds it into the filter's counts, which only it touches.
         self._dropped = 0
@@ -137,6 +142,8 @@ class Subscriber:
                     item = None
                 if item is not None:
                     self._handle(*item)
+                for direction in self._stick.presses():
+                    self._press(direction)
                 self._fold_dropped()
                 self._refresh()
             return EXIT_OK
@@ -177,6 +184,7 @@ class Subscriber:
         if isinstance(outcome, PredictionToShow):
             prediction = outcome.prediction
             self._state.on_decision(prediction.label, now)
+            self._corrections.on_decision(prediction.device, prediction.seq, prediction.label, now)
             self._refresh()
             self._events.write("shown", device=prediction.device, seq=prediction.seq, label=prediction.label)
         elif isinstance(outcome, Heartbeat):
@@ -184,6 +192,34 @@ class Subscriber:
             self._events.write("heartbeat", device=outcome.status.device, state=outcome.status.state)
         elif isinstance(outcome, Ignored):
             self._ignored(outcome)
+
+    def _press(self, direction: str) -> None:
+        """A joystick press: correct (or confirm) the decision on the screen, and say so on the matrix."""
+        outcome = self._corrections.on_press(direction, time.monotonic(), time.time())
+        if not isinstance(outcome, Corrected):
+            self._events.write("nothing-to-correct", direction=direction, reason=outcome.reason)
+            self._refresh()
+            return
+        correction = outcome.correction
+        topic = corrections_topic(correction.camera, self.config.topic_prefix)
+        details = {"camera": correction.camera, "seq": correction.seq, "label": correction.label,
+                   "shown": correction.shown}
+        log.info("correction: %s seq %d was %s, is %s", correction.camera, correction.seq, correction.shown,
+                 correction.label)
+        self._events.write("corrected", direction=direction, **details)
+        self._refresh()
+        try:
+            future = self._link.publish(topic, encode_correction(correction))
+        except Exception as error:  # the CRT refuses at once only when the connection object is unusable
+            self._events.write("correction-failed", error=str(error), **details)
+            return
+        # QoS 1: the CRT resends after a reconnect; the answer (PUBACK or failure) arrives on its thread.
+        future.add_done_callback(
+            lambda done: self._enqueue_event(
+                "correction-published" if done.exception() is None else "correction-failed",
+                {**details, **({"error": str(done.exception())} if done.exception() is not None else {})},
+            )
+        )
 
     def _ignored(self, outcome: Ignored) -> None:
         count = self._filter.counts[outcome.kind]
@@ -193,7 +229,8 @@ class Subscriber:
         self._events.write("ignored", kind=outcome.kind, count=count, device=outcome.device)
 
     def _refresh(self) -> None:
-        screen = self._state.screen(time.monotonic(), datetime.datetime.now().time())
+        now = time.monotonic()
+        screen = self._corrections.overlay(self._state.screen(now, datetime.datetime.now().time()), now)
         if screen == self._shown:
             return
         if self._shown is None or screen.low_light != self._shown.low_light:

@@ -109,6 +109,7 @@ class SubscriberConfig:
     dim: DimSchedule = DimSchedule()
     events_path: Path | None = None
     log_level: str = "INFO"
+    joystick: bool = True
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -136,6 +137,8 @@ SETTING_HELP: dict[str, str] = {
     "dim": "low-light mode: off, on, or a local time window such as 21:30-07:00",
     "events": "append one JSON line per event (shown, ignored, connected...) to this file",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "joystick": "on (default) or off: the Sense HAT joystick corrects the decision on the screen and the "
+    "correction goes to the camera on <prefix>/<camera>/corrections",
 }
 
 
@@ -189,6 +192,17 @@ def _colour(name: str, value: object) -> Colour:
             and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
         return (value[0], value[1], value[2])
     raise _bad(name, value, "expected '#rrggbb' or [r, g, b] with 0..255")
+
+
+def _switch(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise _bad(name, value, "expected on or off")
 
 
 def parse_dim(value: object) -> DimSchedule:
@@ -392,4 +406,5 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
         dim=parse_dim(merged.get("dim", "off")),
         events_path=_events(merged.get("events")),
         log_level=log_level,
+        joystick=_switch("joystick", merged.get("joystick", True)),
     )

@@ -47,6 +47,11 @@ class SenseHatRenderer:
         self.name = name
         hat.set_rotation(rotation, redraw=False)
 
+    @property
+    def stick(self) -> Any:
+        """The HAT's joystick (sense_hat.SenseStick or its emulator's), for corrections."""
+        return self._hat.stick
+
     def show(self, frame: patterns.Frame, caption: str) -> None:
         self._hat.set_pixels(list(frame))
 

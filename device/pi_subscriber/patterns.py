@@ -1,4 +1,5 @@
-"""The 8x8 drawings: an arrow toward each bin, an amber "?" for unsure, the idle legend, the offline mark.
+"""The 8x8 drawings: an arrow toward each bin, an amber "?" for unsure, the idle legend, the offline mark,
+and the joystick's answers (a tick in a bin's colour, a "nothing to correct" cross).
 
 A Frame is 64 (r, g, b) tuples, row by row from the top-left, the order SenseHat.set_pixels takes.
 """
@@ -57,6 +58,20 @@ _EDGE_MARKS = {
     "down-left": ((0, 7), (1, 7)), "down-right": ((6, 7), (7, 7)),
 }
 _OFFLINE_MARK = ((3, 3), (4, 3), (3, 4), (4, 4))
+# The joystick's answers: a tick in the chosen bin's colour, and a small white cross for a press
+# with nothing to correct (no decision on the screen, or it was corrected already).
+_TICK = (
+    "........",
+    ".......#",
+    "......##",
+    ".....##.",
+    "#...##..",
+    "##.##...",
+    ".###....",
+    "..#.....",
+)
+_NOTHING_MARK = ((2, 2), (5, 2), (3, 3), (4, 3), (3, 4), (4, 4), (2, 5), (5, 5))
+NOTHING_COLOUR: Colour = (255, 255, 255)
 
 
 def _rotate_ccw(rows: tuple[str, ...]) -> tuple[str, ...]:
@@ -99,6 +114,19 @@ def with_offline_mark(frame: Frame) -> Frame:
     pixels = list(frame)
     for x, y in _OFFLINE_MARK:
         pixels[y * SIZE + x] = OFFLINE_COLOUR
+    return tuple(pixels)
+
+
+def tick(colour: Colour) -> Frame:
+    """The acknowledgement of a correction: a tick in the colour of the bin it went to."""
+    return _paint(_TICK, colour)
+
+
+def with_nothing_mark(frame: Frame) -> Frame:
+    """frame with a small white cross in the centre: the press had nothing to correct."""
+    pixels = list(frame)
+    for x, y in _NOTHING_MARK:
+        pixels[y * SIZE + x] = NOTHING_COLOUR
     return tuple(pixels)
 
 
