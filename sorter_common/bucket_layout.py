@@ -19,6 +19,10 @@ EDGE_ARTIFACTS_PREFIX = "edge/"
 PRETRAINED_PREFIX = "pretrained/"
 # Spot training checkpoints.
 CHECKPOINTS_PREFIX = "checkpoints/"
+# Frames a camera was unsure about, sampled when the owner switches that on: no label yet.
+UNLABELLED_PREFIX = "unlabelled/"
+# A corrected frame lands in the dataset's class folder with a name that says where it came from.
+FIELD_IMAGE_PREFIX = "field-"
 
 PREFIXES = {
     DATASETS_PREFIX: "uploaded class folders of images, one dataset per folder, completed by a _READY object",
@@ -28,4 +32,19 @@ PREFIXES = {
     EDGE_ARTIFACTS_PREFIX: "Greengrass V2 component artifacts",
     PRETRAINED_PREFIX: "ImageNet-pretrained backbone weights the Train step starts from (python -m training weights)",
     CHECKPOINTS_PREFIX: "managed spot training checkpoints",
+    UNLABELLED_PREFIX: "frames a camera was unsure about, sampled only when that is switched on; no label",
 }
+
+
+def class_folder(dataset, label):  # type: (str, str) -> str
+    """datasets/<dataset>/<label>/: where the pipeline reads a class's images (and corrections land)."""
+    return f"{DATASETS_PREFIX}{dataset}/{label}/"
+
+
+def field_correction_key(dataset, label, camera, seq, ts):  # type: (str, str, str, int, float) -> str
+    """The key of a frame a person at the bin corrected (or confirmed) to `label`."""
+    return f"{class_folder(dataset, label)}{FIELD_IMAGE_PREFIX}{camera}-{int(ts * 1000)}-{seq}.jpg"
+
+
+def unlabelled_key(camera, ts):  # type: (str, float) -> str
+    return f"{UNLABELLED_PREFIX}{camera}/{int(ts * 1000)}.jpg"

@@ -21,6 +21,7 @@ from edge_core.policy import PublishPolicy
 from edge_core.smoothing import Smoother
 
 from .capture import CaptureThread
+from .corrections import CameraCorrections, Putter, s3_putter, start_corrections
 from .frame_queue import FrameQueue, QueuedFrameSource
 from .model_archive import model_folder
 from .settings import ComponentSettings
@@ -38,6 +39,7 @@ class ComponentRunner:
         stop: threading.Event,
         opener: Callable[[SourceSpec], FrameSource] | None = None,
         clock: Callable[[], float] = time.time,
+        putter_factory: Callable[[], Putter] = s3_putter,
     ) -> None:
         self.settings = settings
         self.transport = transport
@@ -47,6 +49,8 @@ class ComponentRunner:
         self.messages = MessageBuilder(settings.thing_name, topic_prefix=settings.topic_prefix)
         self.loop: InferenceLoop | None = None
         self.capture: CaptureThread | None = None
+        self.corrections: CameraCorrections | None = None
+        self._putter_factory = putter_factory
         self._status_lock = threading.Lock()
 
     def status(self, state: str, detail: str = "") -> None:
@@ -73,6 +77,10 @@ class ComponentRunner:
             return 1
         self.messages.model = info.version
         self.status("model-loaded", "version={} labels={}".format(info.version, ",".join(info.labels)))
+        self.corrections = start_corrections(
+            settings.corrections, self.transport.subscribe, settings.thing_name, info.labels,
+            topic_prefix=settings.topic_prefix, model_version=info.version, putter_factory=self._putter_factory,
+        )
 
         queue = FrameQueue(settings.queue_frames, drop_oldest=spec.live)
         self.capture = CaptureThread(
@@ -98,7 +106,11 @@ class ComponentRunner:
         finally:
             self.stop.set()
             self.capture.join(5.0)
-            self.status("stopping", f"{self.loop.counters.as_text()} dropped={queue.dropped}")
+            corrections = ""
+            if self.corrections is not None:
+                self.corrections.close()
+                corrections = " " + self.corrections.as_text()
+            self.status("stopping", f"{self.loop.counters.as_text()} dropped={queue.dropped}{corrections}")
         return 0
 
     def _infer(self, loop: InferenceLoop, queue: FrameQueue) -> None:
@@ -107,6 +119,10 @@ class ComponentRunner:
         last_report = float("-inf")
         while not self.stop.is_set() and not queue.finished:
             result = loop.step()
+            if self.corrections is not None and result.decision is not None:
+                self.corrections.on_step(
+                    self.messages.last_seq, result.published is not None, result.decision.label, result.frame
+                )
             if result.decision is not None and not running_sent:
                 self.status("running", f"first decision: {result.decision.label}")
                 running_sent = True

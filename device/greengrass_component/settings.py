@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX, topic_level_problem
+
+from .corrections import CorrectionSettings, add_arguments, settings_from
 
 TRANSPORTS = ("ipc", "mqtt", "stdout")
 DEFAULT_QUEUE_FRAMES = 2
@@ -46,6 +48,7 @@ class ComponentSettings:
     status_interval_s: float
     threads: int
     mqtt: MqttOptions | None
+    corrections: CorrectionSettings = field(default_factory=CorrectionSettings)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -95,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     mqtt.add_argument("--key", type=Path)
     mqtt.add_argument("--ca", type=Path)
     mqtt.add_argument("--client-id", help="default: the thing name")
+    add_arguments(parser)
     return parser
 
 
@@ -141,4 +145,5 @@ def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
         status_interval_s=args.status_interval,
         threads=args.threads,
         mqtt=mqtt,
+        corrections=settings_from(args, parser),
     )

@@ -18,6 +18,8 @@ from .settings import ComponentSettings
 
 LOG = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 10.0
+# (topic, payload) -> None, called on the transport's own thread: keep it short, never raise.
+MessageHandler = Callable[[str, bytes], Any]
 
 
 class TransportRefused(RuntimeError):
@@ -27,6 +29,10 @@ class TransportRefused(RuntimeError):
 class Transport:
     def publish(self, topic: str, payload: bytes) -> None:
         raise NotImplementedError
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        """Deliver messages on topic (QoS 1) to handler; raises where the transport cannot receive."""
+        raise NotImplementedError(f"the {type(self).__name__} cannot receive messages")
 
     def close(self) -> None:
         """Release the connection."""
@@ -46,6 +52,8 @@ class IpcTransport(Transport):
         self._last_attempt = float("-inf")
         self._lock = threading.Lock()
         self.reconnects = 0
+        self._subscriptions: dict[str, MessageHandler] = {}
+        self._stream_lost = False  # a subscription stream closed: reconnect on the next publish
 
     def _connected(self) -> Any:
         if self._client is None:
@@ -55,12 +63,51 @@ class IpcTransport(Transport):
             self._last_attempt = now
             self._client = self._factory()
             self.reconnects += 1
+            self._stream_lost = False
+            for topic, handler in self._subscriptions.items():  # a new connection has no streams yet
+                self._subscribe(self._client, topic, handler)
         return self._client
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        """Subscribe now if connected, else with the next connection; a refusal is logged, not raised,
+        so predictions keep flowing when only the corrections subscription is not allowed."""
+        with self._lock:
+            self._subscriptions[topic] = handler
+            if self._client is not None:
+                self._subscribe(self._client, topic, handler)
+
+    def _subscribe(self, client: Any, topic: str, handler: MessageHandler) -> None:
+        try:
+            self._open_stream(client, topic, handler)
+        except Exception as error:  # UnauthorizedError (accessControl), a closed connection...
+            LOG.warning("cannot subscribe to %s over IPC (%s); trying again after the next reconnect", topic, error)
+
+    def _open_stream(self, client: Any, topic: str, handler: MessageHandler) -> None:
+        from awsiot.greengrasscoreipc.model import QOS
+
+        def on_event(event: Any) -> None:
+            message = event.message
+            if message is not None:
+                handler(message.topic_name, bytes(message.payload or b""))
+
+        def on_error(error: Exception) -> bool:
+            LOG.warning("IPC subscription to %s: %s", topic, error)
+            return True  # close the stream; the next publish reconnects and subscribes again
+
+        def on_closed() -> None:
+            self._stream_lost = True
+
+        client.subscribe_to_iot_core(
+            topic_name=topic, qos=QOS.AT_LEAST_ONCE, on_stream_event=on_event, on_stream_error=on_error,
+            on_stream_closed=on_closed,
+        )
 
     def publish(self, topic: str, payload: bytes) -> None:
         from awsiot.greengrasscoreipc.model import QOS
 
         with self._lock:
+            if self._stream_lost:
+                self._drop()
             client = self._connected()
             try:
                 client.publish_to_iot_core(topic_name=topic, qos=QOS.AT_LEAST_ONCE, payload=payload)
@@ -97,8 +144,10 @@ class MqttTransport(Transport):
         options = settings.mqtt
         assert options is not None
         try:
+            self._handlers: dict[str, MessageHandler] = {}
             self._link = MqttLink(
-                MqttSettings(options.endpoint, options.port, options.cert, options.key, options.ca, options.client_id)
+                MqttSettings(options.endpoint, options.port, options.cert, options.key, options.ca, options.client_id),
+                on_message=self._dispatch,
             )
             connect_with_backoff(self._link, stop)
         except ConnectionRefused as error:
@@ -106,6 +155,15 @@ class MqttTransport(Transport):
 
     def publish(self, topic: str, payload: bytes) -> None:
         self._link.publish(topic, payload).result(PUBLISH_TIMEOUT_S)
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        self._handlers[topic] = handler
+        self._link.subscribe([topic])
+
+    def _dispatch(self, topic: str, payload: bytes) -> None:
+        handler = self._handlers.get(topic)
+        if handler is not None:
+            handler(topic, payload)
 
     def close(self) -> None:
         self._link.disconnect()
