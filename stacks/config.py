@@ -18,6 +18,7 @@ from typing import Any
 from sorter_common.bucket_layout import BUCKET_PREFIX, MODELS_PREFIX
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
+from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DEFAULT_DATASET
 from stacks.schedule_expression import ScheduleError, check_schedule
 
 CONTEXT_KEY = "trashSorter"
@@ -62,6 +63,9 @@ class TrashSorterConfig:
     greengrass_thing_name_prefix: str
     greengrass_frame_source: str
     greengrass_initial_model_key: str | None
+    greengrass_correction_capture: bool
+    greengrass_unsure_sample_per_hour: int
+    correction_dataset: str
 
     def has_edge_target(self, target: str) -> bool:
         return target in self.edge_targets
@@ -374,6 +378,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("greengrassFrameSource", "greengrass_frame_source", "0", _frame_source),
     # None: the devices get a model with the first approval (see stacks/edge_v2_stack.py).
     Setting("greengrassInitialModelKey", "greengrass_initial_model_key", None, _optional_text(_model_key)),
+    # "Wrong bin?": off by default, no frame leaves a camera (README "Privacy").
+    Setting("greengrassCorrectionCapture", "greengrass_correction_capture", False, _boolean),
+    Setting("greengrassUnsureSamplePerHour", "greengrass_unsure_sample_per_hour", 0, _integer(0, 60)),
+    Setting(
+        "correctionDataset",
+        "correction_dataset",
+        DEFAULT_DATASET,
+        _matching(re.compile(DATASET_NAME_PATTERN), "a dataset name: letters, digits and inner hyphens"),
+    ),
 )
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
 assert {setting.field for setting in SETTINGS} == {field.name for field in fields(TrashSorterConfig)}

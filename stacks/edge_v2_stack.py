@@ -28,6 +28,7 @@ from sorter_common.greengrass_components import (
     model_recipe,
 )
 from stacks.config import TrashSorterConfig
+from stacks.constructs.field_corrections import correction_upload_keys
 from stacks.constructs.greengrass_core_access import GreengrassCoreAccess
 from stacks.constructs.inference_component import InferenceComponent
 from stacks.constructs.model_promotion import ModelPromotion
@@ -45,6 +46,13 @@ class EdgeV2Stack(Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
+        # What the cameras may write: nothing unless the owner switched capture or sampling on.
+        upload_keys = correction_upload_keys(
+            dataset=config.correction_dataset,
+            classes=config.classes,
+            capture=config.greengrass_correction_capture,
+            unsure=config.greengrass_unsure_sample_per_hour > 0,
+        )
 
         self.application = InferenceComponent(
             self,
@@ -59,7 +67,11 @@ class EdgeV2Stack(Stack):
                 "HeartbeatSeconds": DEFAULT_HEARTBEAT_S,
                 "MinIntervalSeconds": DEFAULT_MIN_INTERVAL_S,
                 "QueueFrames": 2,
+                "CorrectionCapture": config.greengrass_correction_capture,
+                "UnsureSamplePerHour": config.greengrass_unsure_sample_per_hour,
+                "CorrectionDataset": config.correction_dataset,
             },
+            uploads=bool(upload_keys),
         )
         self.initial_model: greengrass.CfnComponentVersion | None = None
         if config.greengrass_initial_model_key:
@@ -113,6 +125,7 @@ class EdgeV2Stack(Stack):
             thing_name_prefix=config.greengrass_thing_name_prefix,
             role_alias_name=ROLE_ALIAS,
             policy_name=CORE_POLICY,
+            upload_keys=upload_keys,
         )
         self.promotion = ModelPromotion(
             self,

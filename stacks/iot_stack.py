@@ -1,4 +1,4 @@
-"""TrashSorterIot: the Pi's identity (thing, certificate, policy) and the decision metrics."""
+"""TrashSorterIot: the Pi's identity (thing, certificate, policy), the decision and correction metrics."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sorter_common.iot_identity import (
 )
 from stacks.config import TrashSorterConfig
 from stacks.constructs.decision_metrics import DecisionMetrics
+from stacks.constructs.field_corrections import FieldCorrections
 from stacks.constructs.pi_identity import PiIdentity
 
 LOG_RETENTION = logs.RetentionDays.ONE_YEAR
@@ -48,6 +49,15 @@ class IotStack(Stack):
             classes=config.classes,
             namespace=METRICS_NAMESPACE,
             log_retention=LOG_RETENTION,
+        )
+        self.corrections = FieldCorrections(
+            self,
+            "Corrections",
+            topic_prefix=config.topic_prefix,
+            classes=config.classes,
+            namespace=METRICS_NAMESPACE,
+            error_log_group=self.metrics.error_log_group,
+            dashboard=self.metrics.dashboard,
         )
 
         certificate = self.pi.certificate

@@ -12,6 +12,8 @@ nothing outside it is reachable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
@@ -19,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX, MODELS_PREFIX
+from sorter_common.topics import corrections_topic
 from stacks.constructs.policy_detach import PolicyDetachOnDelete
 from stacks.nag import acknowledge, resource_finding
 
@@ -36,9 +39,11 @@ class GreengrassCoreAccess(Construct):
         thing_name_prefix: str,
         role_alias_name: str,
         policy_name: str,
+        upload_keys: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         reads = [bucket.arn_for_objects(f"{prefix}*") for prefix in ARTIFACT_PREFIXES]
+        writes = [bucket.arn_for_objects(key) for key in upload_keys]
         self.role = iam.Role(
             self,
             "TokenExchangeRole",
@@ -60,6 +65,17 @@ class GreengrassCoreAccess(Construct):
             "those two prefixes of the data bucket and nothing else.",
             findings=tuple(resource_finding(self, arn) for arn in reads),
         )
+        if writes:
+            # Only with correction capture or unsure sampling on: each class folder's field-* names of
+            # the correction dataset, and unlabelled/; never overwriting a photographed image's name.
+            self.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=writes))
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5",
+                "A camera uploads frames people at the bin corrected under new, unique names: field-* in each "
+                "class folder of the correction dataset, and sampled unsure frames under unlabelled/.",
+                findings=tuple(resource_finding(self, arn) for arn in writes),
+            )
         self.role_alias = iot.CfnRoleAlias(
             self, "RoleAlias", role_alias=role_alias_name, role_arn=self.role.role_arn, credential_duration_seconds=3600
         )
@@ -89,8 +105,21 @@ class GreengrassCoreAccess(Construct):
                         arn("iot", f"topic/{topic_prefix}/{cameras}/status"),
                     ],
                 ),
-                iam.PolicyStatement(actions=["iot:Subscribe"], resources=[arn("iot", f"topicfilter/{own_things}/*")]),
-                iam.PolicyStatement(actions=["iot:Receive"], resources=[arn("iot", f"topic/{own_things}/*")]),
+                # The corrections of the cameras' decisions, which the Pi publishes (sorter_common.correction).
+                iam.PolicyStatement(
+                    actions=["iot:Subscribe"],
+                    resources=[
+                        arn("iot", f"topicfilter/{own_things}/*"),
+                        arn("iot", f"topicfilter/{corrections_topic(cameras, topic_prefix)}"),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=["iot:Receive"],
+                    resources=[
+                        arn("iot", f"topic/{own_things}/*"),
+                        arn("iot", f"topic/{corrections_topic(cameras, topic_prefix)}"),
+                    ],
+                ),
                 iam.PolicyStatement(
                     actions=["iot:AssumeRoleWithCertificate"], resources=[self.role_alias.attr_role_alias_arn]
                 ),

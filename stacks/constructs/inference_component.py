@@ -19,6 +19,7 @@ from constructs import Construct
 
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX
 from sorter_common.greengrass_components import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
+from sorter_common.topics import corrections_topic
 from stacks.constructs.artifact_copy import ArtifactCopy
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, package_files, write_archive
 
@@ -51,7 +52,13 @@ CONFIGURATION_FLAGS = (
     ("TRASH_SORTER_HEARTBEAT", "--heartbeat", "HeartbeatSeconds"),
     ("TRASH_SORTER_MIN_INTERVAL", "--min-interval", "MinIntervalSeconds"),
     ("TRASH_SORTER_QUEUE_FRAMES", "--queue-frames", "QueueFrames"),
+    ("TRASH_SORTER_CORRECTION_CAPTURE", "--correction-capture", "CorrectionCapture"),
+    ("TRASH_SORTER_UNSURE_SAMPLE", "--unsure-sample-per-hour", "UnsureSamplePerHour"),
+    ("TRASH_SORTER_DATASET", "--dataset", "CorrectionDataset"),
+    ("TRASH_SORTER_BUCKET", "--bucket", "Bucket"),
 )
+# The component's credentials for uploads (corrections.py uses boto3's default chain).
+TOKEN_EXCHANGE_SERVICE = "aws.greengrass.TokenExchangeService"
 
 
 def lifecycle(archive: str) -> dict[str, Any]:
@@ -94,8 +101,14 @@ def lifecycle(archive: str) -> dict[str, Any]:
 
 
 def application_recipe(
-    *, version: str, artifact_uri: str, configuration: Mapping[str, Any], topic_prefix: str
+    *, version: str, artifact_uri: str, configuration: Mapping[str, Any], topic_prefix: str, uploads: bool = False
 ) -> dict[str, Any]:
+    """uploads: correction capture or unsure sampling is on, so the component needs the token exchange service."""
+    dependencies: dict[str, Any] = {
+        MODEL_COMPONENT: {"VersionRequirement": f">={INITIAL_MODEL_VERSION}", "DependencyType": "HARD"}
+    }
+    if uploads:
+        dependencies[TOKEN_EXCHANGE_SERVICE] = {"VersionRequirement": "^2.0.0", "DependencyType": "HARD"}
     return {
         "RecipeFormatVersion": "2020-01-25",
         "ComponentName": APPLICATION_COMPONENT,
@@ -112,16 +125,20 @@ def application_recipe(
                             "operations": ["aws.greengrass#PublishToIoTCore"],
                             # Any thing name here; the core's IoT policy only lets it publish its own.
                             "resources": [f"{topic_prefix}/+/predictions", f"{topic_prefix}/+/status"],
-                        }
+                        },
+                        # Its own corrections topic only ({iot:thingName}: Greengrass nucleus 2.6.0+).
+                        f"{APPLICATION_COMPONENT}:mqttproxy:corrections": {
+                            "policyDescription": "Receive the corrections of this camera's decisions",
+                            "operations": ["aws.greengrass#SubscribeToIoTCore"],
+                            "resources": [corrections_topic("{iot:thingName}", topic_prefix)],
+                        },
                     }
                 },
             }
         },
         # HARD: a new model version restarts the application. Not listed in a deployment, the
         # dependency resolves to the newest model version in the account (the last approved one).
-        "ComponentDependencies": {
-            MODEL_COMPONENT: {"VersionRequirement": f">={INITIAL_MODEL_VERSION}", "DependencyType": "HARD"}
-        },
+        "ComponentDependencies": dependencies,
         "Manifests": [
             {
                 "Platform": {"os": "linux", "architecture": architecture},
@@ -142,6 +159,7 @@ class InferenceComponent(Construct):
         bucket: s3.IBucket,
         configuration: Mapping[str, Any],
         topic_prefix: str,
+        uploads: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         archive = write_archive(component_archive_files(), BUILD_DIR, ARCHIVE_NAME)
@@ -152,8 +170,9 @@ class InferenceComponent(Construct):
         draft = application_recipe(
             version="0.0.0",
             artifact_uri=f"s3://bucket/{self.artifact_key}",
-            configuration=configuration,
+            configuration={**configuration, "Bucket": "bucket"},
             topic_prefix=topic_prefix,
+            uploads=uploads,
         )
         digest = hashlib.sha256(json.dumps(draft, sort_keys=True).encode()).hexdigest()
         self.version = f"1.0.{int(digest[:7], 16)}"  # semver; the patch number is the content's fingerprint
@@ -173,8 +192,10 @@ class InferenceComponent(Construct):
         recipe = application_recipe(
             version=self.version,
             artifact_uri=self.artifact_uri,
-            configuration=configuration,
+            # Where corrected frames go: the data bucket, whose name is a token until deploy time.
+            configuration={**configuration, "Bucket": bucket.bucket_name},
             topic_prefix=topic_prefix,
+            uploads=uploads,
         )
         self.component = greengrass.CfnComponentVersion(
             self, "Component", inline_recipe=Stack.of(self).to_json_string(recipe)

@@ -1,4 +1,5 @@
-"""The Pi's AWS IoT identity: its thing, its certificate and an IoT policy that lets it only listen."""
+"""The Pi's AWS IoT identity: its thing, its certificate and an IoT policy that lets it listen, and
+publish the joystick's corrections, nothing else."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from sorter_common.topics import all_predictions_filter, all_status_filter, predictions_topic, status_topic
+from sorter_common.topics import (
+    all_predictions_filter,
+    all_status_filter,
+    corrections_topic,
+    predictions_topic,
+    status_topic,
+)
 from stacks.constructs.pi_certificate import PiCertificate
 
 
 def pi_policy_document(stack: Stack, *, thing_name: str, topic_prefix: str) -> dict[str, Any]:
-    """Connect as itself only; subscribe to and receive every camera's predictions and status only."""
+    """Connect as itself only; subscribe to and receive every camera's predictions and status only;
+    publish to a camera's corrections topic only (the joystick's "wrong bin?")."""
 
     def iot_arn(resource: str, name: str) -> str:
         return stack.format_arn(service="iot", resource=resource, resource_name=name)
@@ -46,6 +54,12 @@ def pi_policy_document(stack: Stack, *, thing_name: str, topic_prefix: str) -> d
                     iot_arn("topic", predictions_topic("*", topic_prefix)),
                     iot_arn("topic", status_topic("*", topic_prefix)),
                 ],
+            },
+            {
+                # The camera whose decision is corrected reads it there; '*' is any camera's name.
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": iot_arn("topic", corrections_topic("*", topic_prefix)),
             },
         ],
     }

@@ -30,7 +30,14 @@ def only(app: SynthesizedApp, resource_type: str) -> tuple[str, dict[str, Any]]:
     return name, dict(resource)
 
 
-def test_the_pi_policy_allows_exactly_connect_as_itself_and_listening_on_predictions_and_status(
+def decision_rule(app: SynthesizedApp) -> dict[str, Any]:
+    """The predictions rule (the corrections rule is tested in test_field_corrections)."""
+    rules = app.template(IOT).find_resources("AWS::IoT::TopicRule")
+    (rule,) = [r for r in rules.values() if "/predictions'" in r["Properties"]["TopicRulePayload"]["Sql"]]
+    return dict(rule)
+
+
+def test_the_pi_policy_allows_exactly_connect_as_itself_listening_and_publishing_corrections(
     synthesized_app: SynthesizedApp,
 ) -> None:
     _, policy = only(synthesized_app, "AWS::IoT::Policy")
@@ -54,6 +61,7 @@ def test_the_pi_policy_allows_exactly_connect_as_itself_and_listening_on_predict
             "Action": "iot:Receive",
             "Resource": [iot_arn("topic/trash-sorter/*/predictions"), iot_arn("topic/trash-sorter/*/status")],
         },
+        {"Effect": "Allow", "Action": "iot:Publish", "Resource": iot_arn("topic/trash-sorter/*/corrections")},
     ]
 
 
@@ -168,7 +176,7 @@ def test_outputs_name_the_thing_certificate_secret_and_the_provisioning_command(
 
 
 def test_the_rule_counts_known_labels_per_bin_and_logs_its_errors(synthesized_app: SynthesizedApp) -> None:
-    _, rule = only(synthesized_app, "AWS::IoT::TopicRule")
+    rule = decision_rule(synthesized_app)
     payload = rule["Properties"]["TopicRulePayload"]
     assert payload["Sql"] == (
         "SELECT label FROM 'trash-sorter/+/predictions' WHERE v = 1 AND "
@@ -186,7 +194,7 @@ def test_the_rule_counts_known_labels_per_bin_and_logs_its_errors(synthesized_ap
 
 
 def test_the_rule_role_may_only_put_metrics_in_the_sorter_namespace(synthesized_app: SynthesizedApp) -> None:
-    _, rule = only(synthesized_app, "AWS::IoT::TopicRule")
+    rule = decision_rule(synthesized_app)
     role_id = rule["Properties"]["TopicRulePayload"]["Actions"][0]["CloudwatchMetric"]["RoleArn"]["Fn::GetAtt"][0]
     synthesized_app.template(IOT).has_resource_properties(
         "AWS::IAM::Policy",
