@@ -15,6 +15,18 @@ from .classes import UNSURE
 from .message import MessageError, _field, _load, _number, encode
 from .topics import topic_level_problem
 
+# CloudWatch metric names the corrections rule counts into (namespace iot_identity.METRICS_NAMESPACE),
+# read back by `python -m training pipeline status`: by true class, by shown label, and per pair.
+CORRECTED_TO_METRIC = "CorrectedTo/"
+CORRECTED_FROM_METRIC = "CorrectedFrom/"
+FIELD_PAIR_METRIC = "Field/"
+
+
+def pair_metric_name(shown, truth):  # type: (str, str) -> str
+    """The metric of one cell of the field confusion matrix: shown as `shown`, truly `truth`."""
+    return FIELD_PAIR_METRIC + shown + "/" + truth
+
+
 # Versioned on its own: a change here does not bump the prediction's "v", nor the other way round.
 CORRECTION_VERSION = 1
 

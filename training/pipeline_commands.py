@@ -21,6 +21,7 @@ from sorter_common.training_pipeline import (
     PIPELINE_NAME,
 )
 from training.cli import Command, register
+from training.corrections_status import corrections_summary
 from training.errors import UsageError, aws_errors
 
 FAILED_EXIT = 1
@@ -31,14 +32,15 @@ EXPECTED_STEPS = 5
 ClientFactory = Callable[[Optional[str]], Any]
 
 
-def _boto_client(region: str | None) -> Any:
+def _boto_client(region: str | None, service: str = "sagemaker") -> Any:
     import boto3
 
-    return boto3.client("sagemaker", region_name=region)
+    return boto3.client(service, region_name=region)
 
 
-# Replaced in tests by a factory returning a botocore-Stubbed client.
+# Replaced in tests by factories returning botocore-Stubbed clients.
 client_factory: ClientFactory = _boto_client
+cloudwatch_factory: ClientFactory = lambda region: _boto_client(region, "cloudwatch")  # noqa: E731
 
 
 def start(client: Any, pipeline: str, dataset: str) -> str:
@@ -140,7 +142,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     start_parser.add_argument("--wait", action="store_true", help="stream each step until the run ends")
     start_parser.add_argument("--poll", type=float, default=30.0, help="seconds between status checks with --wait")
-    status_parser = actions.add_parser("status", help="list recent runs")
+    status_parser = actions.add_parser(
+        "status", help="list recent runs, and the corrections made at the bin since the model in use was trained"
+    )
     status_parser.add_argument("--limit", type=int, default=10)
     approve_parser = actions.add_parser("approve", help="approve a registered model package (promotes it to devices)")
     approve_parser.add_argument("model_package_arn", metavar="ARN")
@@ -151,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         client = client_factory(args.region)
         if args.action == "status":
             print(status_table(client, args.pipeline, args.limit))
+            print(corrections_summary(client, cloudwatch_factory(args.region)))
             return 0
         if args.action == "approve":
             approve(client, args.model_package_arn)

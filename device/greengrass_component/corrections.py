@@ -26,9 +26,9 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, Dict, NamedTuple
 
 from sorter_common.bucket_layout import field_correction_key, unlabelled_key
 from sorter_common.classes import UNSURE
@@ -185,7 +185,7 @@ class Upload(NamedTuple):
     kind: str  # the count it adds to when it succeeds
 
 
-Putter = Callable[[str, str, bytes, dict[str, str]], None]  # bucket, key, body, metadata
+Putter = Callable[[str, str, bytes, Dict[str, str]], None]  # bucket, key, body, metadata
 
 
 def s3_putter() -> Putter:

@@ -11,8 +11,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from .settings import ComponentSettings
 

@@ -21,13 +21,14 @@ from constructs import Construct
 
 from sorter_common.bucket_layout import FIELD_IMAGE_PREFIX, UNLABELLED_PREFIX, class_folder
 from sorter_common.classes import UNSURE
-from sorter_common.correction import CORRECTION_VERSION
+from sorter_common.correction import (
+    CORRECTED_FROM_METRIC,
+    CORRECTED_TO_METRIC,
+    CORRECTION_VERSION,
+    pair_metric_name,
+)
 from sorter_common.topics import all_corrections_filter
 from stacks.nag import acknowledge
-
-CORRECTED_TO = "CorrectedTo/"
-CORRECTED_FROM = "CorrectedFrom/"
-FIELD_PAIR = "Field/"
 
 
 def correction_upload_keys(*, dataset: str, classes: Sequence[str], capture: bool, unsure: bool) -> tuple[str, ...]:
@@ -44,10 +45,6 @@ def correction_rule_sql(topic_prefix: str, classes: Sequence[str]) -> str:
         f"SELECT label, shown FROM '{all_corrections_filter(topic_prefix)}' "
         f"WHERE v = {CORRECTION_VERSION} AND ({truth}) AND ({shown})"
     )
-
-
-def pair_metric_name(shown: str, truth: str) -> str:
-    return f"{FIELD_PAIR}{shown}/{truth}"
 
 
 class FieldCorrections(Construct):
@@ -108,8 +105,8 @@ class FieldCorrections(Construct):
                 aws_iot_sql_version="2016-03-23",
                 rule_disabled=False,
                 actions=[
-                    count(CORRECTED_TO + "${label}"),
-                    count(CORRECTED_FROM + "${shown}"),
+                    count(CORRECTED_TO_METRIC + "${label}"),
+                    count(CORRECTED_FROM_METRIC + "${shown}"),
                     count(pair_metric_name("${shown}", "${label}")),
                 ],
                 error_action=iot.CfnTopicRule.ActionProperty(
@@ -143,8 +140,8 @@ class FieldCorrections(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Corrections by true class and by shown label (1 hour)",
-                left=[metric(CORRECTED_TO + label, f"to {label}") for label in classes],
-                right=[metric(CORRECTED_FROM + label, f"from {label}") for label in shown_labels],
+                left=[metric(CORRECTED_TO_METRIC + label, f"to {label}") for label in classes],
+                right=[metric(CORRECTED_FROM_METRIC + label, f"from {label}") for label in shown_labels],
                 width=12,
                 height=10,
             ),

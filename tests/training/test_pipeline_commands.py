@@ -22,11 +22,13 @@ EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/trash-sorter-trai
 @pytest.fixture
 def stubbed() -> Iterator[Stubber]:
     client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        original = pipeline_commands.client_factory
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber, Stubber(cloudwatch):  # no CloudWatch call unless a test expects one
+        original = pipeline_commands.client_factory, pipeline_commands.cloudwatch_factory
         pipeline_commands.client_factory = lambda region: client
+        pipeline_commands.cloudwatch_factory = lambda region: cloudwatch
         yield stubber
-        pipeline_commands.client_factory = original
+        pipeline_commands.client_factory, pipeline_commands.cloudwatch_factory = original
         stubber.assert_no_pending_responses()
 
 
@@ -134,9 +136,16 @@ def test_status_lists_recent_runs(stubbed: Stubber, capsys: pytest.CaptureFixtur
         },
         {"PipelineName": PIPELINE, "SortOrder": "Descending", "MaxResults": 10},
     )
+    stubbed.add_response(
+        "list_model_packages",
+        {"ModelPackageSummaryList": []},
+        {"ModelPackageGroupName": "trash-sorter-models", "ModelApprovalStatus": "Approved", "SortBy": "CreationTime",
+         "SortOrder": "Descending", "MaxResults": 1},
+    )
     assert main(["pipeline", "status"]) == 0
     out = capsys.readouterr().out
     assert "2026-11-21 09:30  Succeeded  dataset-default" in out and EXECUTION in out
+    assert "corrections from the bin: no approved model yet" in out
 
 
 def test_approve_sets_the_package_approved(stubbed: Stubber) -> None:
