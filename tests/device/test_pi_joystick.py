@@ -9,6 +9,7 @@ key code, state) to every client that said hello on the stick socket (gui.py, `_
 from __future__ import annotations
 
 import json
+import os
 import struct
 import threading
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sense_emu.stick import SenseStick, StickServer
+from sense_emu.stick import SenseStick, StickServer, stick_address
 
 from device.local_broker import LocalBroker
 from device.local_pki import LocalPki, issue_client
@@ -132,6 +133,8 @@ def test_a_push_toward_where_an_arrow_is_drawn_selects_that_arrow_direction(rota
     finally:
         if mine and lock.mine:
             lock.release()
+        # sense_emu's SenseHat leaves a stick client socket named after this process: remove the name.
+        (Path(stick_address()[2]).parent / f"rpi-sense-emu-client-{os.getpid()}").unlink(missing_ok=True)
 
 
 # --- the round trip on the emulator and the broker --------------------------------------------
