@@ -37,6 +37,7 @@ def expect_start(stubber: Stubber, dataset: str) -> None:
         {
             "PipelineName": PIPELINE,
             "PipelineExecutionDisplayName": f"dataset-{dataset}",
+            "PipelineExecutionDescription": f"Started for datasets/{dataset}/",
             "PipelineParameters": [{"Name": "DatasetName", "Value": dataset}],
         },
     )
