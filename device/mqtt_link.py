@@ -23,7 +23,6 @@ import re
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from awscrt import exceptions as crt_exceptions
 from awscrt import io as crt_io
 from awscrt import mqtt
 from awsiot import mqtt_connection_builder
+
+from sorter_common.backoff import doubling_delays, sleep_unless_stopped
 
 log = logging.getLogger(__name__)
 
@@ -269,14 +270,12 @@ def connect_with_backoff(
     ConnectionRefused propagates: a certificate the broker does not trust will not become trusted.
     """
     should_stop = stop.is_set if isinstance(stop, threading.Event) else stop
-    delay = first_delay_s
-    while not should_stop():
+    for delay in doubling_delays(first_delay_s, max_delay_s):
+        if should_stop():
+            break
         try:
             return link.connect()
         except BrokerUnreachable as error:
             log.warning("broker unreachable (%s); retrying in %.0f s", error, delay)
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline and not should_stop():
-            time.sleep(0.1)  # short naps: a SIGTERM during backoff ends the wait promptly
-        delay = min(delay * 2, max_delay_s)
+        sleep_unless_stopped(delay, should_stop)  # short naps: a SIGTERM during backoff ends the wait promptly
     return None

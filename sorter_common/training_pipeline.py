@@ -1,7 +1,7 @@
 """Names the training stack, the training container, the operator commands and the model promotion share."""
 
 import re
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from .bucket_layout import DATASETS_PREFIX
 
@@ -44,3 +44,37 @@ def dataset_of_prefix(prefix: str) -> Optional[str]:
         return None
     name = folder[len(DATASETS_PREFIX) :]
     return name if re.match(DATASET_NAME_PATTERN, name) else None
+
+
+class DatasetNameError(ValueError):
+    """A dataset name the pipeline cannot take; str() names it and the rule."""
+
+
+def check_dataset_name(name: str) -> str:
+    """name, when the pipeline accepts it as the folder under datasets/; else DatasetNameError."""
+    if not re.match(DATASET_NAME_PATTERN, name):
+        raise DatasetNameError(
+            f"dataset name {name!r} is not usable: one folder name under {DATASETS_PREFIX} "
+            f"(letters, digits and inner hyphens; no '/', '.' or '_'): it must match {DATASET_NAME_PATTERN}"
+        )
+    return name
+
+
+def start_execution_request(
+    dataset: str, pipeline: str = PIPELINE_NAME, client_request_token: Optional[str] = None
+) -> Dict[str, Any]:
+    """StartPipelineExecution's arguments for a training run on datasets/<dataset>/.
+
+    What the start-training function (on a _READY marker) and the operator's `pipeline start`
+    both send. The same client_request_token twice starts one execution.
+    """
+    check_dataset_name(dataset)
+    request: Dict[str, Any] = {
+        "PipelineName": pipeline,
+        "PipelineExecutionDisplayName": f"dataset-{dataset}"[:82],
+        "PipelineExecutionDescription": f"Started for {DATASETS_PREFIX}{dataset}/",
+        "PipelineParameters": [{"Name": DATASET_PARAMETER, "Value": dataset}],
+    }
+    if client_request_token is not None:
+        request["ClientRequestToken"] = client_request_token
+    return request

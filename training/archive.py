@@ -1,14 +1,12 @@
 """model.tar.gz: the exported model, labels.txt and model.json, packed and unpacked.
 
-The archive is byte-for-byte reproducible for the same files (fixed order, times and owners),
+The archive is byte-for-byte reproducible for the same files (sorter_common.reproducible_tar),
 so the same training run always gives the same artifact hash.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import tarfile
 import zlib
@@ -26,6 +24,7 @@ from sorter_common.artifact import (
 )
 from sorter_common.classes import format_labels, parse_labels
 from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, MEAN_RGB, STD_RGB
+from sorter_common.reproducible_tar import tar_gz_bytes
 from training.errors import UsageError
 
 MODEL_INFO_VERSION = 1
@@ -88,16 +87,8 @@ def pack(model_dir: Path, archive: Path | None = None) -> Path:
     missing = [name for name in ARTIFACT_FILES if not (model_dir / name).is_file()]
     if missing:
         raise FileNotFoundError("cannot pack {}: missing {}".format(model_dir, ", ".join(missing)))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name in ARTIFACT_FILES:
-            data = (model_dir / name).read_bytes()
-            entry = tarfile.TarInfo(name)
-            entry.size = len(data)
-            entry.mode = 0o644
-            entry.mtime = 0
-            tar.addfile(entry, io.BytesIO(data))
-    archive.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0))
+    members = ((name, (model_dir / name).read_bytes()) for name in ARTIFACT_FILES)
+    archive.write_bytes(tar_gz_bytes(members, compresslevel=6))
     return archive
 
 

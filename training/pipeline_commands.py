@@ -8,17 +8,16 @@ its reason (for the accuracy gate, the measured accuracy and the gate).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from typing import Any, Callable, Optional
 
 from sorter_common.bucket_layout import PRETRAINED_PREFIX
 from sorter_common.training_pipeline import (
-    DATASET_NAME_PATTERN,
-    DATASET_PARAMETER,
     DEFAULT_DATASET,
     PIPELINE_NAME,
+    DatasetNameError,
+    start_execution_request,
 )
 from training.cli import Command, register
 from training.corrections_status import corrections_summary
@@ -44,17 +43,11 @@ cloudwatch_factory: ClientFactory = lambda region: _boto_client(region, "cloudwa
 
 
 def start(client: Any, pipeline: str, dataset: str) -> str:
-    if not re.match(DATASET_NAME_PATTERN, dataset):
-        raise UsageError(
-            f"dataset name {dataset!r} is not usable: one folder name under datasets/ "
-            "(letters, digits and inner hyphens; no '/', '.' or '_')"
-        )
-    response = client.start_pipeline_execution(
-        PipelineName=pipeline,
-        PipelineExecutionDisplayName=f"dataset-{dataset}"[:82],
-        PipelineParameters=[{"Name": DATASET_PARAMETER, "Value": dataset}],
-    )
-    return str(response["PipelineExecutionArn"])
+    try:
+        request = start_execution_request(dataset, pipeline)
+    except DatasetNameError as error:
+        raise UsageError(str(error)) from None
+    return str(client.start_pipeline_execution(**request)["PipelineExecutionArn"])
 
 
 def _steps(client: Any, execution_arn: str) -> list[dict[str, Any]]:

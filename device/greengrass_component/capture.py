@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 from edge_core.frames import FrameSource
+from sorter_common.backoff import doubling_delays
 
 from .frame_queue import FrameQueue
 from .sources import EndOfFrames, SourceSpec
@@ -55,14 +56,15 @@ class CaptureThread:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        wait = self.retry_initial_s
+        delays = doubling_delays(self.retry_initial_s, self.retry_max_s)
+        wait = next(delays)
         try:
             while not self.stop.is_set():
                 source = self._open()
                 if source is None:
                     self.report_error(f"cannot open {self.spec.kind} {self.spec.target}; retrying in {wait:.0f} s")
                     self.stop.wait(wait)
-                    wait = min(wait * 2, self.retry_max_s)
+                    wait = next(delays)
                     continue
                 try:
                     got_frames = self._feed(source)
@@ -70,14 +72,15 @@ class CaptureThread:
                     source.close()
                 if got_frames is None:
                     return  # the finite source ended
-                if got_frames:
-                    wait = self.retry_initial_s  # it worked for a while: start the backoff afresh
+                if got_frames:  # it worked for a while: start the backoff afresh
+                    delays = doubling_delays(self.retry_initial_s, self.retry_max_s)
+                    wait = next(delays)
                 if not self.stop.is_set():
                     self.report_error(
                         f"{self.spec.kind} {self.spec.target} stopped giving frames; reopening in {wait:.0f} s"
                     )
                     self.stop.wait(wait)
-                    wait = min(wait * 2, self.retry_max_s)
+                    wait = next(delays)
         finally:
             self.queue.close()
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tarfile
 from pathlib import Path
 
 from edge_core.model_files import ModelFilesError
 from sorter_common.artifact import ARTIFACT_FILES
+from sorter_common.atomic_build import build_once
 
 
 def model_folder(model: Path, work_dir: Path) -> Path:
@@ -21,12 +21,11 @@ def model_folder(model: Path, work_dir: Path) -> Path:
     with open(model, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    target = work_dir / "models" / digest.hexdigest()[:16]
-    if target.is_dir():
-        return target
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    return build_once(work_dir / "models" / digest.hexdigest()[:16], lambda folder: _extract(model, folder))
+
+
+def _extract(model: Path, folder: Path) -> None:
+    folder.mkdir()
     try:
         # Only the artifact's own files, by name: nothing in the archive can write elsewhere, and
         # no tarfile extraction filter is needed (older Python 3.8-3.11 patch releases lack it).
@@ -35,12 +34,8 @@ def model_folder(model: Path, work_dir: Path) -> Path:
                 member = archive.extractfile(name)
                 if member is None:
                     raise tarfile.TarError(f"{name} is not a regular file")
-                (partial / name).write_bytes(member.read())
+                (folder / name).write_bytes(member.read())
     except KeyError as error:
-        shutil.rmtree(partial, ignore_errors=True)
         raise ModelFilesError(f"{model} is not a trash sorter model: {error.args[0]}") from None
     except (tarfile.TarError, OSError) as error:
-        shutil.rmtree(partial, ignore_errors=True)
         raise ModelFilesError(f"cannot extract {model}: {error}") from None
-    partial.replace(target)
-    return target

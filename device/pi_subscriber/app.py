@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from awscrt.exceptions import AwsCrtError
 
 from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
+from sorter_common.backoff import doubling_delays, sleep_unless_stopped
 from sorter_common.correction import encode_correction
 from sorter_common.topics import corrections_topic
 
@@ -155,8 +156,9 @@ class Subscriber:
 
         ConnectionRefused (the broker's policy refused a topic) propagates: retrying cannot fix it.
         """
-        delay = SUBSCRIBE_FIRST_DELAY_S
-        while not self._stopping:
+        for delay in doubling_delays(SUBSCRIBE_FIRST_DELAY_S, SUBSCRIBE_MAX_DELAY_S):
+            if self._stopping:
+                break
             try:
                 self._link.subscribe(self.config.topics)
                 return True
@@ -164,10 +166,7 @@ class Subscriber:
                 reason = getattr(error, "name", None) or type(error).__name__
                 log.warning("subscribing failed (%s); retrying in %.0f s", reason, delay)
                 self._events.write("subscribe-retry", error=reason, delay_s=delay)
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline and not self._stopping:
-                time.sleep(min(TICK_S, max(deadline - time.monotonic(), 0.0)))  # SIGTERM ends the wait promptly
-            delay = min(delay * 2, SUBSCRIBE_MAX_DELAY_S)
+            sleep_unless_stopped(delay, lambda: self._stopping, nap_s=TICK_S)  # SIGTERM ends the wait promptly
         return False
 
     def _handle(self, kind: str, name: str, details: Any) -> None:

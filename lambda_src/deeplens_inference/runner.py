@@ -18,6 +18,7 @@ from edge_core.messages import MessageBuilder
 from edge_core.model_files import ModelFilesError, ModelInfo, read_model_info
 from edge_core.policy import PublishPolicy
 from edge_core.smoothing import Smoother
+from sorter_common.backoff import doubling_delays
 
 from .settings import Settings
 from .stream import ResultsStream
@@ -59,7 +60,8 @@ class Runner:
 
     def load_model(self) -> Optional[LoadedModel]:
         """Retries until the model loads or stop is set; one status message per distinct error."""
-        wait = self.settings.retry_initial_s
+        delays = doubling_delays(self.settings.retry_initial_s, self.settings.retry_max_s)
+        wait = next(delays)
         last_error: Optional[str] = None
         while not self.stop.is_set():
             self.load_attempts += 1
@@ -74,7 +76,7 @@ class Runner:
                 last_error = message
             LOG.warning("%s; retry in %.0f s", message, wait)
             self.stop.wait(wait)
-            wait = min(wait * 2, self.settings.retry_max_s)
+            wait = next(delays)
         return None
 
     def run(self, max_frames: Optional[int] = None) -> None:

@@ -14,6 +14,7 @@ from the event is logged (its ResponseURL is a pre-signed URL).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -23,6 +24,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from sorter_common import cfn_response
+from sorter_common.backoff import doubling_delays
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -122,8 +124,8 @@ def _delete_certificate(certificate_id: str, certificate_arn: str, props: dict[s
     _ignore_not_found(clients.iot.detach_thing_principal, thingName=props["ThingName"], principal=certificate_arn)
     _ignore_not_found(clients.iot.detach_policy, policyName=props["PolicyName"], target=certificate_arn)
     _ignore_not_found(clients.iot.update_certificate, certificateId=certificate_id, newStatus="INACTIVE")
-    wait = DELETE_FIRST_WAIT_S
-    for attempt in range(1, DELETE_ATTEMPTS + 1):
+    waits = itertools.islice(doubling_delays(DELETE_FIRST_WAIT_S, DELETE_MAX_WAIT_S), DELETE_ATTEMPTS)
+    for attempt, wait in enumerate(waits, start=1):
         try:
             _ignore_not_found(clients.iot.delete_certificate, certificateId=certificate_id)
             return
@@ -133,7 +135,6 @@ def _delete_certificate(certificate_id: str, certificate_arn: str, props: dict[s
             # The detaches above are applied asynchronously (DetachThingPrincipal says so).
             LOG.info("certificate %s still attached; deleting again in %.0f s", certificate_id, wait)
             time.sleep(wait)
-            wait = min(wait * 2, DELETE_MAX_WAIT_S)
 
 
 def _delete_secret_of(certificate_id: str, secret_name: str, clients: Clients) -> None:

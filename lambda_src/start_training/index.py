@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from typing import Any
 
 import boto3
 
 from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
-from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DATASET_PARAMETER, PIPELINE_NAME
+from sorter_common.training_pipeline import DatasetNameError, check_dataset_name, start_execution_request
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -30,7 +29,6 @@ def dataset_from_event(
     event: dict[str, Any],
     prefix: str = DATASETS_PREFIX,
     marker: str = DATASET_READY_MARKER,
-    pattern: str = DATASET_NAME_PATTERN,
 ) -> str:
     if "dataset" in event:  # the schedule, or an operator invoking the function by hand
         name = str(event["dataset"])
@@ -39,9 +37,10 @@ def dataset_from_event(
         if not (key.startswith(prefix) and key.endswith("/" + marker)):
             raise DatasetError(f"object {key!r} is not a {prefix}<name>/{marker} marker")
         name = key[len(prefix) : -len(marker) - 1]
-    if not re.match(pattern, name):
-        raise DatasetError(f"dataset name {name!r} must match {pattern}")
-    return name
+    try:
+        return check_dataset_name(name)
+    except DatasetNameError as error:
+        raise DatasetError(str(error)) from None
 
 
 def request_token(event: dict[str, Any], dataset: str) -> str:
@@ -54,11 +53,7 @@ def handler(event: dict[str, Any], context: Any, client: Any = None) -> dict[str
     dataset = dataset_from_event(event)
     sagemaker = client or boto3.client("sagemaker")
     response = sagemaker.start_pipeline_execution(
-        PipelineName=PIPELINE_NAME,
-        PipelineExecutionDisplayName=f"dataset-{dataset}"[:82],
-        PipelineExecutionDescription=f"Started for {DATASETS_PREFIX}{dataset}/",
-        PipelineParameters=[{"Name": DATASET_PARAMETER, "Value": dataset}],
-        ClientRequestToken=request_token(event, dataset),
+        **start_execution_request(dataset, client_request_token=request_token(event, dataset))
     )
     arn = str(response["PipelineExecutionArn"])
     LOGGER.info("started %s for dataset %s", arn, dataset)

@@ -3,18 +3,18 @@
 Every Lambda carries the shared contracts (`sorter_common`) beside its own code, so a name that
 crosses a process boundary is imported by the function, never copied into it nor passed to it in
 an environment variable. The staging folder is named by a hash of its content and filled
-atomically, so concurrent synths never see half a bundle and the asset hash changes only when a
-bundled file does.
+atomically (sorter_common.atomic_build), so concurrent synths never see half a bundle and the
+asset hash changes only when a bundled file does.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from sorter_common.atomic_build import build_once
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STAGING_ROOT = PROJECT_ROOT / ".build"
@@ -49,22 +49,14 @@ def stage(name: str, files: Mapping[str, Path], staging_root: Path = STAGING_ROO
     for inside, path in files.items():
         digest.update(inside.encode() + b"\0" + path.read_bytes() + b"\0")
     target = staging_root / f"{name}-{digest.hexdigest()[:16]}"
-    if target.is_dir():
-        return target
-    staging_root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".staging-", dir=staging_root))
-    try:
+
+    def copy_files(building: Path) -> None:
+        building.mkdir()
         for inside, path in files.items():
             (building / inside).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, building / inside)
-        try:
-            os.replace(building, target)
-        except OSError:  # another synth staged the same content first
-            if not target.is_dir():
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
+
+    return build_once(target, copy_files)
 
 
 def stage_function(source_dir: Path, staging_root: Path = STAGING_ROOT) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from sorter_common.atomic_build import build_once
 from stacks.training_pipeline import definition, images
 from stacks.training_pipeline.definition import PipelineSettings
 from stacks.training_pipeline.images import PipelineImages
@@ -58,8 +59,6 @@ def load_or_generate(settings: PipelineSettings, cache_dir: Path = CACHE_DIR) ->
             images_by_region={region: PipelineImages(**uris) for region, uris in cached["images_by_region"].items()},
         )
     generated = _generate(settings)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(dataclasses.asdict(generated), sort_keys=True))
-    partial.replace(path)  # atomic: a concurrent synth never reads half a file
+    text = json.dumps(dataclasses.asdict(generated), sort_keys=True)
+    build_once(path, lambda partial: partial.write_text(text))  # a concurrent synth never reads half a file
     return generated

@@ -1,18 +1,18 @@
 """A deterministic sourcedir.tar.gz of the training code, built at synth time.
 
-The same source always gives the same bytes (sorted entries, fixed times, owners and modes,
-gzip without a timestamp), so the CDK asset hash only changes when the code does and
-`cdk diff` shows a code change exactly when there is one.
+The same source always gives the same bytes (sorted entries, sorter_common.reproducible_tar),
+so the CDK asset hash only changes when the code does and `cdk diff` shows a code change exactly
+when there is one.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import tarfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from sorter_common.atomic_build import build_once
+from sorter_common.reproducible_tar import tar_gz_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # What SageMaker's script mode and the processing steps need: the training package and the
@@ -41,19 +41,6 @@ def bundle_files(project_root: Path = PROJECT_ROOT) -> list[tuple[str, Path]]:
     return sorted(package_files(BUNDLED_PACKAGES, project_root))
 
 
-def _tar_bytes(files: Iterable[tuple[str, Path]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, path in files:
-            data = path.read_bytes()
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def build_bundle(out_dir: Path, project_root: Path = PROJECT_ROOT) -> Path:
     """Write out_dir/<content hash>/sourcedir.tar.gz (unchanged files are not rewritten)."""
     return write_archive(bundle_files(project_root), out_dir, BUNDLE_NAME)
@@ -61,12 +48,6 @@ def build_bundle(out_dir: Path, project_root: Path = PROJECT_ROOT) -> Path:
 
 def write_archive(files: Iterable[tuple[str, Path]], out_dir: Path, name: str) -> Path:
     """Write out_dir/<content hash>/<name>, a deterministic tar.gz of files (unchanged ones are not rewritten)."""
-    raw = _tar_bytes(sorted(files))
-    compressed = gzip.compress(raw, compresslevel=9, mtime=0)
+    compressed = tar_gz_bytes((name, path.read_bytes()) for name, path in sorted(files))
     target = out_dir / hashlib.sha256(compressed).hexdigest()[:16] / name
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(compressed)
-        partial.replace(target)
-    return target
+    return build_once(target, lambda partial: partial.write_bytes(compressed))

@@ -39,6 +39,7 @@ def expect_start(stubber: Stubber, dataset: str) -> None:
         {
             "PipelineName": PIPELINE,
             "PipelineExecutionDisplayName": f"dataset-{dataset}",
+            "PipelineExecutionDescription": f"Started for datasets/{dataset}/",
             "PipelineParameters": [{"Name": "DatasetName", "Value": dataset}],
         },
     )

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
-from sorter_common.training_pipeline import DATASET_NAME_PATTERN, dataset_of_prefix
+from sorter_common.training_pipeline import dataset_of_prefix
 from training.cli import main
 from training.errors import UsageError
 from training.upload import MIB, parse_s3_uri, upload_folder
@@ -184,12 +184,12 @@ def test_dry_run_delete_lists_what_would_go_and_deletes_nothing(
     ).map("/".join)
 )
 def test_ready_is_accepted_exactly_where_the_start_training_function_starts_the_pipeline(prefix: str) -> None:
-    # The function's own code, with the values the training stack gives it.
+    # The function's own code, with the prefix and marker the training stack gives it.
     from lambda_src.start_training.index import DatasetError, dataset_from_event
 
     event = {"detail": {"object": {"key": f"{prefix.strip('/')}/{DATASET_READY_MARKER}"}}}
     try:
-        started: str | None = dataset_from_event(event, DATASETS_PREFIX, DATASET_READY_MARKER, DATASET_NAME_PATTERN)
+        started: str | None = dataset_from_event(event, DATASETS_PREFIX, DATASET_READY_MARKER)
     except DatasetError:
         started = None
     assert dataset_of_prefix(prefix) == started
