@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import stages, summary
+from . import correction, stages, summary
 from .options import DemoOptions
 from .processes import Supervisor
 from .stages import RunState
@@ -27,6 +27,8 @@ STAGES: tuple[tuple[str, str, Callable[[RunState], None]], ...] = (
     ("broker", "mosquitto with mutual TLS on a free 127.0.0.1 port, certificates made for this run", stages.broker),
     ("subscriber", "the Pi subscriber on the sense_emu Sense HAT", stages.subscriber),
     ("edge", "the Greengrass V2 component over MQTT, held-out images as its camera", stages.edge),
+    ("correction", "wrong bin? the emulated joystick corrects a decision; its frame lands in the bucket stand-in",
+     correction.correction),
 )
 REPORT = ("report", "stop everything, read back the LED matrix, score against the truth")
 STAGE_NAMES = (*(name for name, _, _ in STAGES), REPORT[0])
@@ -107,14 +109,16 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
 
 def _report(state: RunState, document: dict[str, Any]) -> None:
     assert state.watcher is not None and state.monitor is not None
-    shown = summary.shown_by_seq(state.watcher.snapshot())
+    # The first camera's decisions only: the correction stage's camera counts its seq from 1 too.
+    first_camera = [e for e in state.watcher.snapshot() if e.get("device") in (None, stages.THING_NAME)]
+    shown = summary.shown_by_seq(first_camera)
     results = summary.score(state.frames, shown, state.monitor.snapshot())
-    results["display_changes"] = summary.write_led_pictures(
-        state.frames, shown, state.watcher.reads, state.path("led")
-    )
+    reads = [read for read in state.watcher.reads if read.event.get("device") in (None, stages.THING_NAME)]
+    results["display_changes"] = summary.write_led_pictures(state.frames, shown, reads, state.path("led"))
     results["ignored_by_subscriber"] = sum(1 for e in state.watcher.snapshot() if e.get("event") == "ignored")
     document["results"] = results
     document["evaluation"] = state.evaluation
+    document["correction"] = state.correction
     document["export_check"] = state.export_check
     document["model"] = {"path": str(state.model), "version": state.model_info.get("version")}
     state.say("{} LED pictures in {}, strip {}".format(

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -52,14 +52,14 @@ def child_env() -> dict[str, str]:
 class Child:
     """One child process in its own process group, its output in a log file."""
 
-    def __init__(self, name: str, args: Sequence[str], log_path: Path) -> None:
+    def __init__(self, name: str, args: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.args = list(args)
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.args, cwd=REPO_ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=log,
+                self.args, cwd=REPO_ROOT, env={**child_env(), **(env or {})}, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
         self.pid = self.process.pid
@@ -103,8 +103,8 @@ class Supervisor:
         self._cleanups: list[tuple[str, Callable[[], object]]] = []
         atexit.register(self.close)
 
-    def start(self, name: str, args: Sequence[str], log_path: Path) -> Child:
-        child = Child(name, args, log_path)
+    def start(self, name: str, args: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> Child:
+        child = Child(name, args, log_path, env)
         self.children.append(child)
         self.add_cleanup(f"stop {name}", child.stop)
         return child

@@ -58,6 +58,7 @@ class RunState:
     subscriber: Child | None = None
     edge: Child | None = None
     frames: list[Frame] = field(default_factory=list)
+    correction: dict[str, Any] = field(default_factory=dict)
 
     @property
     def out(self) -> Path:
@@ -72,7 +73,7 @@ class RunState:
 
 # Everything a previous run wrote; cleared at the start so no old picture passes for a new one.
 OUTPUTS = ("sample", "data", "model", "camera", "led", "logs", "work", "stream.json", "led_strip.png",
-           "summary.json", "evaluation.json", "confusion_matrix.png")
+           "summary.json", "evaluation.json", "confusion_matrix.png", "field-camera", "bucket")
 
 
 def clear_outputs(out: Path) -> None:

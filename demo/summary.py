@@ -181,6 +181,12 @@ def table(document: Mapping[str, Any]) -> str:
             ("display changes (LED PNGs)", "{} ({} read back exactly)".format(
                 len(result["display_changes"]), sum(1 for d in result["display_changes"] if d["matched"]))),
         ]
+    fix = document.get("correction")
+    if fix:
+        rows += [
+            ("wrong bin? shown -> corrected to", f"{fix['shown']} -> {fix['truth']} (stick: {fix['pressed']})"),
+            ("corrected frames in the bucket stand-in", "{} at {}".format(fix["uploaded"], fix["key"])),
+        ]
     evaluation = document.get("evaluation")
     if evaluation:
         rows.append(("test split accuracy (evaluate)", _fmt(evaluation["accuracy"], "%")))

@@ -159,9 +159,29 @@ def test_led_pictures_show_what_the_matrix_showed(small_run: DemoRun) -> None:
     assert Image.open(small_run.out / "led_strip.png").size[0] > 0
 
 
+def test_the_joystick_correction_lands_the_frame_in_the_bucket_stand_in_under_the_true_class(
+    small_run: DemoRun,
+) -> None:
+    fix = small_run.summary["correction"]
+    assert fix["key"].startswith(f"datasets/default/{fix['truth']}/field-demo-camera-field-")
+    assert fix["key"].endswith(f"-{fix['seq']}.jpg") and fix["uploaded"] == 1
+    assert fix["pressed"] == ("middle" if fix["shown"] == fix["truth"] else
+                              {"recycling": "left", "compost": "down", "landfill": "right"}[fix["truth"]])
+    copy = Path(fix["copy"])
+    assert copy == small_run.out / "bucket" / fix["key"] and copy.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    log = small_run.out / "logs" / "subscriber-events.jsonl"
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    corrected = [e for e in events if e["event"] == "corrected"]
+    assert [(e["camera"], e["seq"], e["label"], e["shown"]) for e in corrected] == [
+        ("demo-camera-field", fix["seq"], fix["truth"], fix["shown"])
+    ]
+    assert "uploaded=1" in (small_run.out / "logs" / "field-camera.log").read_text()
+    assert "corrected frames in the bucket stand-in" in small_run.stdout
+
+
 def test_nothing_is_left_running_after_a_run(small_run: DemoRun) -> None:
     summary = small_run.summary
-    assert {process["name"] for process in summary["processes"]} == {"pi-subscriber", "edge-component"}
+    assert {process["name"] for process in summary["processes"]} == {"pi-subscriber", "edge-component", "field-camera"}
     assert all(process["returncode"] == 0 for process in summary["processes"])  # stopped, not killed
     _assert_nothing_left(small_run, summary)
 

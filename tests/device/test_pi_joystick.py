@@ -245,3 +245,15 @@ def test_joystick_off_publishes_nothing(
 
 def test_no_stick_no_corrections() -> None:
     assert StickPoller(None).presses() == [] and not StickPoller.of(object()).available
+
+
+def test_the_joystick_setting_is_on_by_default_and_refuses_anything_but_on_or_off(tmp_path: Path) -> None:
+    from device.pi_subscriber.config import SubscriberConfigError, load_config
+
+    base = ["--config-dir", str(tmp_path), "--endpoint", "127.0.0.1"]
+    assert load_config(base, environ={}).joystick
+    assert not load_config([*base, "--joystick", "off"], environ={}).joystick
+    (tmp_path / "subscriber.toml").write_text("joystick = false\n")
+    assert not load_config(base, environ={}).joystick
+    with pytest.raises(SubscriberConfigError, match="'joystick' = 'maybe'"):
+        load_config([*base, "--joystick", "maybe"], environ={})
