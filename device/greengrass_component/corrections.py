@@ -155,6 +155,15 @@ class FrameBuffer:
             _, oldest = self._frames.popitem(last=False)
             self.bytes -= len(oldest.jpeg)
 
+    def forget_before(self, at: float) -> None:
+        """Drop the frames of decisions made before `at`: no correction can claim them any more."""
+        while self._frames:
+            seq, oldest = next(iter(self._frames.items()))
+            if oldest.at >= at:
+                return
+            del self._frames[seq]
+            self.bytes -= len(oldest.jpeg)
+
     def take(self, seq: int) -> HeldFrame | None:
         held = self._frames.pop(seq, None)
         if held is not None:
@@ -256,6 +265,9 @@ class CameraCorrections:
         """After each inference step: keep a published decision's frame; sample an unsure one."""
         if frame is None or label is None:
             return
+        if self.settings.capture:
+            with self._lock:  # a frame is kept no longer than a correction may claim it
+                self.buffer.forget_before(self._clock() - self.settings.window_s)
         try:
             if published and self.settings.capture:
                 jpeg = self._encode(frame)

@@ -155,6 +155,20 @@ def test_the_buffer_is_bounded_by_frames_and_bytes() -> None:
     assert buffer.bytes <= 1000 and buffer.take(6) is not None
 
 
+def test_frames_are_kept_no_longer_than_the_correction_window(s3: Any) -> None:
+    clock = Clock()
+    camera = corrections(clock, window_s=60.0)
+    camera.on_step(1, True, "compost", FRAME)
+    clock.now += 30
+    camera.on_step(2, True, "compost", FRAME)
+    clock.now += 31
+    camera.on_step(2, False, "compost", FRAME)  # any step forgets what is past the window
+    assert len(camera.buffer) == 1 and camera.buffer.take(1) is None
+    assert camera.on_message(TOPIC, correction(1)) == "expired"
+    camera.close()
+    assert keys(s3) == []
+
+
 def test_unsure_frames_are_sampled_at_their_own_rate_only_when_switched_on(s3: Any) -> None:
     clock = Clock()
     sampled = CameraCorrections(
