@@ -94,7 +94,7 @@ def sample(state: RunState) -> None:
 
 
 def prepare(state: RunState) -> None:
-    from training.prepare import prepare_dataset
+    from training_job.prepare import prepare_dataset
 
     result = prepare_dataset(state.path("sample"), state.path("data"), DEFAULT_CLASSES, seed=state.options.seed,
                              progress=state.options.progress)
@@ -109,9 +109,9 @@ def train(state: RunState) -> None:
         state.model = state.options.model
         state.say(f"using {state.model} (--model): no training")
         return
-    from training.quickstart import DEMO_DOWNSCALE, DEMO_TRAINING
-    from training.train import train as run_training
-    from training.train_config import TrainConfig
+    from testbed.demo_model import DEMO_DOWNSCALE, DEMO_TRAINING
+    from training_job.train import train as run_training
+    from training_job.train_config import TrainConfig
 
     epochs = state.options.epochs
     result = run_training(
@@ -130,9 +130,9 @@ def train(state: RunState) -> None:
 
 def export_check(state: RunState) -> None:
     """model.tar.gz holds the contract's files, and MXNet and ONNX Runtime agree on held-out frames."""
-    from training import archive, runtime
-    from training.data import read_bgr
-    from training.split import read_lst
+    from training_job import archive, runtime
+    from training_job.data import read_bgr
+    from training_job.split import read_lst
 
     assert state.model is not None
     folder = state.path("model", "unpacked")
@@ -160,7 +160,7 @@ def export_check(state: RunState) -> None:
 
 
 def evaluate(state: RunState) -> None:
-    from training.evaluate import evaluate as run_evaluation
+    from training_job.evaluate import evaluate as run_evaluation
 
     assert state.model is not None
     # ONNX Runtime: the runtime the edge uses (the export check already tied it to MXNet).

@@ -29,7 +29,7 @@ from stacks.training_pipeline.definition_cache import GeneratedPipeline, load_or
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, build_bundle
 
 ASSET_BUILD_DIR = PROJECT_ROOT / ".build" / "assets" / "training"
-ENTRY_SCRIPT = PROJECT_ROOT / "training" / "pipeline_entry.py"
+ENTRY_SCRIPT = PROJECT_ROOT / "training_job" / "pipeline_entry.py"
 START_TRAINING_DIR = PROJECT_ROOT / "lambda_src" / "start_training"
 IMAGE_KINDS = ("training", "processing", "inference")
 _ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.[a-z0-9.-]+/(?P<repo>[^:]+):")

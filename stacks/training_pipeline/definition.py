@@ -171,7 +171,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     bundle_input = ProcessingInput(source=_PLACEHOLDER_OF["SourceBundleUri"], destination=BUNDLE_MOUNT)
 
     def processing_args(arguments: list[str], inputs: list[Any], output: str, output_prefix: str) -> Any:
-        """`python -m training <arguments>` in the container, with the code bundle mounted and
+        """`python -m training_job <arguments>` in the container, with the code bundle mounted and
         /opt/ml/processing/output/<output> kept under <output_prefix><execution id>/."""
         return processor.run(
             code=_PLACEHOLDER_OF["EntryScriptUri"],
@@ -186,7 +186,7 @@ def _build_definition(settings: PipelineSettings) -> str:
             arguments=arguments,
         )
 
-    # Prepare: the same code as `python -m training prepare`, over datasets/<DatasetName>/.
+    # Prepare: `python -m training_job prepare` (a laptop's `python -m training prepare`) over datasets/<DatasetName>/.
     images = ProcessingInput(
         source=_s3(DATASETS_PREFIX, dataset_name, "/"), destination=f"{PROCESSING_ROOT}/input/images"
     )
@@ -222,7 +222,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     if settings.pretrained_weights_sha256:
         hyperparameters["pretrained-sha256"] = settings.pretrained_weights_sha256
     estimator = MXNet(
-        entry_point="training/train.py",
+        entry_point="training_job/train.py",
         source_dir=_PLACEHOLDER_OF["SourceBundleUri"],
         framework_version=MXNET_VERSION,
         py_version=PYTHON_VERSION,

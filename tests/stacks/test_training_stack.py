@@ -144,7 +144,7 @@ def test_training_uses_the_mxnet_container_in_script_mode_with_metric_definition
 ) -> None:
     train = definition["Steps"][1]["Arguments"]
     hyperparameters = train["HyperParameters"]
-    assert hyperparameters["sagemaker_program"] == '"training/train.py"'
+    assert hyperparameters["sagemaker_program"] == '"training_job/train.py"'
     assert hyperparameters["sagemaker_submit_directory"] == '"/opt/ml/input/data/code/<SourceBundleName>"'
     assert train["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
     _, variables = definition_and_variables(training_template)

@@ -1,0 +1,1 @@
+"""Scaffolding for tests, the demo and the benchmarks; never shipped, never imported by product code."""
