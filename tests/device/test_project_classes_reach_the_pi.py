@@ -45,7 +45,8 @@ def synthesized_outputs() -> dict[str, str]:
     """The literal outputs of the TrashSorterIot template as `cdk synth` writes it with this config."""
     context = {**cdk_json_context(), "classes": CLASSES, "topicPrefix": PREFIX}
     app = cdk.App(context=context)
-    stack = IotStack(app, "TrashSorterIot", config=load_config(app.node.get_all_context()),
+    config = load_config(app.node.get_all_context())
+    stack = IotStack(app, "TrashSorterIot", config=config.iot, classes=config.classes, topic_prefix=config.topic_prefix,
                      env=cdk.Environment(region=REGION))
     template = app.synth().get_stack_by_name(stack.stack_name).template
     outputs = {key: output["Value"] for key, output in template["Outputs"].items()}
