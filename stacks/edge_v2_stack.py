@@ -27,7 +27,7 @@ from sorter_common.greengrass_components import (
     INITIAL_MODEL_VERSION,
     model_recipe,
 )
-from stacks.config import TrashSorterConfig
+from stacks.config import GreengrassConfig
 from stacks.constructs.greengrass_core_access import GreengrassCoreAccess
 from stacks.constructs.inference_component import InferenceComponent
 from stacks.constructs.model_promotion import ModelPromotion
@@ -41,7 +41,14 @@ DEVICE_NAME_PLACEHOLDER = "<device-name>"
 
 class EdgeV2Stack(Stack):
     def __init__(
-        self, scope: Construct, id_: str, *, config: TrashSorterConfig, bucket_name: str, **kwargs: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: GreengrassConfig,
+        topic_prefix: str,
+        bucket_name: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
@@ -50,10 +57,10 @@ class EdgeV2Stack(Stack):
             self,
             "Inference",
             bucket=bucket,
-            topic_prefix=config.topic_prefix,
+            topic_prefix=topic_prefix,
             configuration={
-                "Source": config.greengrass_frame_source,
-                "TopicPrefix": config.topic_prefix,
+                "Source": config.frame_source,
+                "TopicPrefix": topic_prefix,
                 "ConfidenceThreshold": DEFAULT_THRESHOLD,
                 "SmoothingWindow": DEFAULT_WINDOW,
                 "HeartbeatSeconds": DEFAULT_HEARTBEAT_S,
@@ -62,26 +69,26 @@ class EdgeV2Stack(Stack):
             },
         )
         self.initial_model: greengrass.CfnComponentVersion | None = None
-        if config.greengrass_initial_model_key:
-            uri = f"s3://{bucket.bucket_name}/{config.greengrass_initial_model_key}"
+        if config.initial_model_key:
+            uri = f"s3://{bucket.bucket_name}/{config.initial_model_key}"
             self.initial_model = greengrass.CfnComponentVersion(
                 self,
                 "InitialModel",
                 inline_recipe=self.to_json_string(
-                    model_recipe(INITIAL_MODEL_VERSION, uri, config.greengrass_initial_model_key)
+                    model_recipe(INITIAL_MODEL_VERSION, uri, config.initial_model_key)
                 ),
             )
 
         self.thing_group = iot.CfnThingGroup(
             self,
             "Cameras",
-            thing_group_name=config.greengrass_thing_group,
+            thing_group_name=config.thing_group,
             thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
                 thing_group_description="Trash sorter cameras running the Greengrass V2 inference component"
             ),
         )
         thing_group_arn = self.format_arn(
-            service="iot", resource="thinggroup", resource_name=config.greengrass_thing_group
+            service="iot", resource="thinggroup", resource_name=config.thing_group
         )
         self.deployment = greengrass.CfnDeployment(
             self,
@@ -109,8 +116,8 @@ class EdgeV2Stack(Stack):
             self,
             "Cores",
             bucket=bucket,
-            topic_prefix=config.topic_prefix,
-            thing_name_prefix=config.greengrass_thing_name_prefix,
+            topic_prefix=topic_prefix,
+            thing_name_prefix=config.thing_name_prefix,
             role_alias_name=ROLE_ALIAS,
             policy_name=CORE_POLICY,
         )
@@ -123,10 +130,10 @@ class EdgeV2Stack(Stack):
         )
         self._outputs(config)
 
-    def _outputs(self, config: TrashSorterConfig) -> None:
-        group = config.greengrass_thing_group
+    def _outputs(self, config: GreengrassConfig) -> None:
+        group = config.thing_group
         # The core policy allows exactly the thing names of this rule (see GreengrassCoreAccess).
-        thing_name = f"{config.greengrass_thing_name_prefix}{DEVICE_NAME_PLACEHOLDER}"
+        thing_name = f"{config.thing_name_prefix}{DEVICE_NAME_PLACEHOLDER}"
         install = Fn.join(
             "",
             [
@@ -160,7 +167,7 @@ class EdgeV2Stack(Stack):
                 ],
             ),
             description="Joins a device that already runs Greengrass V2 to the sorter cameras (its thing name must "
-            f"start with {config.greengrass_thing_name_prefix} and its certificate carry {CORE_POLICY})",
+            f"start with {config.thing_name_prefix} and its certificate carry {CORE_POLICY})",
         )
         CfnOutput(self, "ThingGroupName", value=group, description="Devices in it run the trash sorter")
         CfnOutput(self, TES_ROLE_NAME_OUTPUT, value=self.access.role.role_name, description="Token exchange role")

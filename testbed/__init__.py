@@ -1,1 +1,4 @@
-"""Scaffolding for tests, the demo and the benchmarks; never shipped, never imported by product code."""
+"""Scaffolding for tests, `make demo`, the benchmarks and the rehearsals.
+
+Never shipped, never imported by product code.
+"""

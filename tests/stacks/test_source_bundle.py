@@ -23,6 +23,7 @@ def test_the_bundle_holds_the_entry_point_its_imports_and_requirements(tmp_path:
     # No requirements.txt: the toolkit would pip-install it at job start (network isolation, numpy).
     assert "requirements.txt" not in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert not [name for name in names if name.startswith("testbed/")]  # scaffolding never ships
     assert names == sorted(names)
     assert {(member.mtime, member.uid, member.gid, member.mode) for member in members} == {(0, 0, 0, 0o644)}
 
