@@ -40,7 +40,7 @@ def run() -> dict[str, dict[str, Any]]:
     from rehearse.camera.pythons import CAMERA_PYTHONS, interpreter
     from rehearse.camera.recipes import application_component, model_component, synthesize
     from rehearse.camera.rehearsal import CameraDevice, frames_folder
-    from training.quickstart import build_full_resolution_model
+    from testbed.demo_model import build_full_resolution_model
 
     demo_model, held_out = held_out_images()
     full_model = build_full_resolution_model()

@@ -1,6 +1,6 @@
 """The Greengrass V2 component process over a folder source, a full 224x224 ResNet-18 on CPU.
 
-The model is training.quickstart's full-resolution ResNet-18 (untrained weights cost the same to
+The model is testbed.demo_model's full-resolution ResNet-18 (untrained weights cost the same to
 run); the frames are the demo dataset's held-out generated images.
 
 Runs `python -m device.greengrass_component --transport stdout` in its own process, as the
@@ -32,7 +32,7 @@ def _folder(data: Path, target: Path) -> None:
 
 def run() -> dict[str, dict[str, Any]]:
     from bench.memory import high_water_mib
-    from training.quickstart import build_demo_model, build_full_resolution_model
+    from testbed.demo_model import build_demo_model, build_full_resolution_model
 
     archive, data = build_full_resolution_model(), build_demo_model().parent.parent / "data"
     root = Path(__file__).resolve().parent.parent

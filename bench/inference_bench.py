@@ -83,7 +83,7 @@ def _measure(model_archive: Path, data: Path) -> dict[str, float]:
 
 
 def run() -> dict[str, dict[str, Any]]:
-    from training.quickstart import build_demo_model, build_full_resolution_model
+    from testbed.demo_model import build_demo_model, build_full_resolution_model
 
     # The full 224x224 ResNet-18 (untrained: same cost) over held-out generated images.
     archive, data = build_full_resolution_model(), build_demo_model().parent.parent / "data"

@@ -10,7 +10,6 @@ from just before publish() to just after the frame is written (the subscriber's 
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import json
 import signal
@@ -18,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from device.local_broker import LocalBroker  # noqa: E402 - needs ROOT on sys.path
-from device.local_pki import issue_client, make_pki  # noqa: E402
-from device.mqtt_link import MqttLink, MqttSettings  # noqa: E402
-from device.pi_subscriber.display import EMU_SCREEN_LOCK  # noqa: E402
+from device.mqtt_link import MqttLink, MqttSettings  # noqa: E402 - needs ROOT on sys.path
 from sorter_common.message import encode, prediction_dict  # noqa: E402
 from sorter_common.topics import predictions_topic  # noqa: E402
+from testbed.emu_screen import emu_screen_held  # noqa: E402
+from testbed.local_broker import LocalBroker  # noqa: E402
+from testbed.local_pki import issue_client, make_pki  # noqa: E402
+from testbed.subscriber import Event, EventTail, subscriber_command  # noqa: E402
 
 MESSAGES = 5_000
 INTERVAL_S = 0.002
@@ -44,18 +45,10 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def _events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
-def _wait_for(path: Path, predicate: Any, timeout: float) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = _events(path)
-        if predicate(events):
-            return events
-        time.sleep(0.05)
-    raise TimeoutError(f"subscriber did not get there in {timeout}s; last events: {_events(path)[-3:]}")
+def _wait_for(tail: EventTail, predicate: Callable[[list[Event]], bool], timeout: float) -> list[Event]:
+    if not tail.wait_until(predicate, timeout):
+        raise TimeoutError(f"subscriber did not get there in {timeout}s; last events: {tail.events[-3:]}")
+    return tail.events
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -67,37 +60,18 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
     pki = make_pki(folder / "pki")
     sub_creds, cam_creds = issue_client(pki, "bench-pi"), issue_client(pki, "bench-cam")
     events_path = folder / "events.jsonl"
+    tail = EventTail(events_path)
     with LocalBroker(pki) as broker:
         subscriber = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "device.pi_subscriber",
-                "--config-dir",
-                str(folder),
-                "--endpoint",
-                broker.host,
-                "--port",
-                str(broker.port),
-                "--client-id",
+            subscriber_command(
+                broker,
+                sub_creds,
+                pki.ca_path,
                 "bench-pi",
-                "--cert",
-                str(sub_creds.cert_path),
-                "--key",
-                str(sub_creds.key_path),
-                "--ca",
-                str(pki.ca_path),
-                "--display",
-                "emu",
-                "--events",
-                str(events_path),
-                "--stale-after",
-                "60",
-                "--idle-after",
-                "600",
-                "--log-level",
-                "WARNING",
-            ],
+                config_dir=folder,
+                events_path=events_path,
+                extra=("--stale-after", "60", "--idle-after", "600", "--log-level", "WARNING"),
+            ),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
@@ -105,7 +79,7 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
             MqttSettings(broker.host, broker.port, cam_creds.cert_path, cam_creds.key_path, pki.ca_path, "bench-cam")
         )
         try:
-            _wait_for(events_path, lambda evs: any(e["event"] == "subscribed" for e in evs), 20)
+            _wait_for(tail, lambda evs: any(e["event"] == "subscribed" for e in evs), 20)
             camera.connect()
             time.sleep(1.0)  # let start-up allocations settle before the baseline
             rss_before = _rss_mb(subscriber.pid)
@@ -126,9 +100,9 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
             for ack in acks:
                 ack.result(30)
             try:
-                events = _wait_for(events_path, lambda evs: sum(e["event"] == "shown" for e in evs) >= MESSAGES, 30)
+                events = _wait_for(tail, lambda evs: sum(e["event"] == "shown" for e in evs) >= MESSAGES, 30)
             except TimeoutError:
-                events = _events(events_path)  # report what was lost rather than fail
+                events = tail.events  # report what was lost rather than fail
             rss_after = _rss_mb(subscriber.pid)
         finally:
             camera.disconnect()
@@ -170,8 +144,7 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def run() -> dict[str, dict[str, Any]]:
-    with open(EMU_SCREEN_LOCK, "w") as lock, tempfile.TemporaryDirectory(prefix="subscriber-bench-") as folder:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with emu_screen_held(), tempfile.TemporaryDirectory(prefix="subscriber-bench-") as folder:
         return _measure(Path(folder))
 
 

@@ -24,10 +24,10 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from sorter_common.model_input import INPUT_SIZE  # noqa: E402
-from training import data, export, network  # noqa: E402
-from training.prepare import prepare_dataset  # noqa: E402
-from training.runtime import MxnetPredictor, OnnxPredictor  # noqa: E402
 from training.sample import write_sample  # noqa: E402
+from training_job import data, export, network  # noqa: E402
+from training_job.prepare import prepare_dataset  # noqa: E402
+from training_job.runtime import MxnetPredictor, OnnxPredictor  # noqa: E402
 
 BATCH = 16
 DOWNSCALE = 4  # the quick CPU configuration the tests and the demo train with

@@ -17,11 +17,11 @@ import sys
 import time
 from typing import Any
 
-from device.local_pki import issue_client
 from device.pi_subscriber.config import DEFAULT_BINS
 from sorter_common.bucket_layout import FIELD_IMAGE_PREFIX, class_folder
 from sorter_common.classes import UNSURE
 from sorter_common.training_pipeline import DEFAULT_DATASET
+from testbed.local_pki import issue_client
 
 from .processes import wait_until
 from .stages import THING_NAME, RunState, _mqtt_args

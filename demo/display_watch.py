@@ -8,16 +8,14 @@ the decision should give.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from device.pi_subscriber.display import read_emu_screen
+from testbed.emu_screen import read_emu_screen
+from testbed.subscriber import Event, EventTail
 
-Event = dict[str, Any]
 LedFrame = tuple[tuple[int, int, int], ...]
 POLL_S = 0.003
 
@@ -34,8 +32,7 @@ class DisplayWatcher:
         self.events_path = events_path
         self.events: list[Event] = []
         self.reads: list[ScreenRead] = []
-        self._offset = 0
-        self._partial = b""
+        self._tail = EventTail(events_path)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="display-watch", daemon=True)
@@ -65,19 +62,7 @@ class DisplayWatcher:
 
     def poll(self) -> None:
         """Read the new complete lines of the event log; read the screen for each new "shown"."""
-        try:
-            with open(self.events_path, "rb") as log:
-                log.seek(self._offset)
-                chunk = log.read()
-        except FileNotFoundError:
-            return
-        if not chunk:
-            return
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()  # an unfinished last line waits for the next poll
-        new = [json.loads(line) for line in lines if line.strip()]
+        new = self._tail.poll()
         if not new:
             return
         screen: LedFrame | None = None

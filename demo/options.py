@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.quickstart import DEMO_EPOCHS, DEMO_PER_CLASS, DEMO_SEED
+from testbed.demo_model import DEMO_EPOCHS, DEMO_PER_CLASS, DEMO_SEED
 
 from .stream import FRAMES_PER_ITEM
 

@@ -7,7 +7,6 @@ raises on failure (the pipeline turns that into one line naming the stage).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import shutil
 import sys
 import tempfile
@@ -18,13 +17,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from device.local_broker import LocalBroker
-from device.local_pki import KeyPair, LocalPki, issue_client, make_pki
-from device.pi_subscriber.display import EMU_SCREEN_LOCK
 from sorter_common.artifact import ARTIFACT_FILES, MODEL_INFO_FILE
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import to_model_input
 from sorter_common.topics import predictions_topic
+from testbed.emu_screen import EMU_SCREEN_LOCK, try_lock_emu_screen
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import KeyPair, LocalPki, issue_client, make_pki
+from testbed.subscriber import subscriber_command
 
 from .display_watch import DisplayWatcher
 from .monitor import TopicMonitor
@@ -95,7 +95,7 @@ def sample(state: RunState) -> None:
 
 
 def prepare(state: RunState) -> None:
-    from training.prepare import prepare_dataset
+    from training_job.prepare import prepare_dataset
 
     result = prepare_dataset(state.path("sample"), state.path("data"), DEFAULT_CLASSES, seed=state.options.seed,
                              progress=state.options.progress)
@@ -110,9 +110,9 @@ def train(state: RunState) -> None:
         state.model = state.options.model
         state.say(f"using {state.model} (--model): no training")
         return
-    from training.quickstart import DEMO_DOWNSCALE, DEMO_TRAINING
-    from training.train import train as run_training
-    from training.train_config import TrainConfig
+    from testbed.demo_model import DEMO_DOWNSCALE, DEMO_TRAINING
+    from training_job.train import train as run_training
+    from training_job.train_config import TrainConfig
 
     epochs = state.options.epochs
     result = run_training(
@@ -131,9 +131,9 @@ def train(state: RunState) -> None:
 
 def export_check(state: RunState) -> None:
     """model.tar.gz holds the contract's files, and MXNet and ONNX Runtime agree on held-out frames."""
-    from training import archive, runtime
-    from training.data import read_bgr
-    from training.split import read_lst
+    from training_job import archive, runtime
+    from training_job.data import read_bgr
+    from training_job.split import read_lst
 
     assert state.model is not None
     folder = state.path("model", "unpacked")
@@ -161,7 +161,7 @@ def export_check(state: RunState) -> None:
 
 
 def evaluate(state: RunState) -> None:
-    from training.evaluate import evaluate as run_evaluation
+    from training_job.evaluate import evaluate as run_evaluation
 
     assert state.model is not None
     # ONNX Runtime: the runtime the edge uses (the export check already tied it to MXNet).
@@ -202,18 +202,10 @@ def broker(state: RunState) -> None:
 def _emu_lock(state: RunState) -> None:
     handle = open(EMU_SCREEN_LOCK, "w")  # noqa: SIM115 - held until the clean-up below closes it
     state.supervisor.add_cleanup("release the sense_emu lock", handle.close)
-    if not _try_lock(handle):
+    if not try_lock_emu_screen(handle):
         state.say(f"waiting for the sense_emu screen ({EMU_SCREEN_LOCK} is held by a test or benchmark run)...")
-        if not wait_until(lambda: _try_lock(handle), EMU_LOCK_WAIT_S, 0.2):
+        if not wait_until(lambda: try_lock_emu_screen(handle), EMU_LOCK_WAIT_S, 0.2):
             raise TimeoutError(f"the sense_emu screen stayed busy for {EMU_LOCK_WAIT_S:.0f} s (lock {EMU_SCREEN_LOCK})")
-
-
-def _try_lock(handle: TextIO) -> bool:
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _mqtt_args(state: RunState, keys: KeyPair, client_id: str) -> list[str]:
@@ -228,12 +220,10 @@ def subscriber(state: RunState) -> None:
     _emu_lock(state)
     keys = issue_client(state.pki, "demo-pi")
     events = state.path("logs", "subscriber-events.jsonl")
-    args = [
-        sys.executable, "-m", "device.pi_subscriber", "--display", "emu", *_mqtt_args(state, keys, "demo-pi"),
-        # No subscriber.toml from /etc/trash-sorter: everything comes from these flags.
-        "--config-dir", str(state.pki.folder), "--events", str(events),
-        "--idle-after", "600", "--log-level", "INFO",
-    ]
+    assert state.broker is not None
+    # No subscriber.toml from /etc/trash-sorter: everything comes from these flags.
+    args = subscriber_command(state.broker, keys, state.pki.ca_path, "demo-pi", config_dir=state.pki.folder,
+                              events_path=events, extra=("--idle-after", "600", "--log-level", "INFO"))
     state.watcher = DisplayWatcher(events).start()
     state.supervisor.add_cleanup("stop the display watcher", state.watcher.stop)
     state.subscriber = state.supervisor.start("pi-subscriber", args, state.path("logs", "subscriber.log"))

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from training.split import read_lst
+from training_job.split import read_lst
 
 FRAMES_PER_ITEM = 10
 MIN_ITEMS_PER_CLASS = 4

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from device.pi_subscriber.config import DEFAULT_BINS
-from device.pi_subscriber.display import as_rgb565
 from device.pi_subscriber.patterns import decision_frame
 from edge_core.defaults import DEFAULT_WINDOW
 from sorter_common.classes import UNSURE
+from testbed.emu_screen import as_rgb565
 
 from . import led
 from .display_watch import ScreenRead

@@ -1,2 +1,2 @@
-"""Code that runs on devices: the Raspberry Pi subscriber, the Greengrass V2 component, and the
-local mutual-TLS broker kit (local_pki, local_broker) that tests, benchmarks and the demo share."""
+"""Code that runs on devices: the Raspberry Pi subscriber, the Greengrass V2 component, their MQTT
+link and provisioning. Test, demo and benchmark scaffolding lives in testbed/, not here."""

@@ -23,11 +23,11 @@ def pretrained_weights_file(architecture: str) -> str:
     return ARCHITECTURES[architecture] + ".params"
 
 
-# training/train.py prints `name=value` per epoch (`validation:accuracy=0.912`); SageMaker parses
+# training_job/train.py prints `name=value` per epoch (`validation:accuracy=0.912`); SageMaker parses
 # these regexes out of the job's log for the pipeline's Train step.
 METRIC_NAMES = ("train:loss", "train:accuracy", "validation:accuracy")
 METRIC_DEFINITIONS = [{"Name": name, "Regex": name + r"=([0-9.]+)"} for name in METRIC_NAMES]
-# training/evaluate.py writes this file; the Evaluate step's property file reads the accuracy gate's
+# training_job/evaluate.py writes this file; the Evaluate step's property file reads the accuracy gate's
 # value at this JSON path, and the model package's metrics point at it.
 EVALUATION_FILE = "evaluation.json"
 ACCURACY_JSON_PATH = "multiclass_classification_metrics.accuracy.value"

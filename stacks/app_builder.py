@@ -36,26 +36,31 @@ class TrashSorterStacks:
 
 
 def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None = None) -> TrashSorterStacks:
+    """Each stack gets its own config section and the shared values it uses, nothing more."""
     env = cdk.Environment(account=account, region=config.region)
+    bucket_name = data_bucket_name(config.data)
     data = DataStack(
         app,
         "TrashSorterData",
-        config=config,
+        config=config.data,
         env=env,
         description="Trash sorter: the deeplens- bucket for datasets and models (retained)",
     )
     iot = IotStack(
         app,
         "TrashSorterIot",
-        config=config,
+        config=config.iot,
+        classes=config.classes,
+        topic_prefix=config.topic_prefix,
         env=env,
         description="Trash sorter: the Pi's IoT thing, certificate and policy; decisions per bin in CloudWatch",
     )
     training = TrainingStack(
         app,
         "TrashSorterTraining",
-        config=config,
-        bucket_name=data_bucket_name(config),
+        config=config.training,
+        classes=config.classes,
+        bucket_name=bucket_name,
         env=env,
         description="Trash sorter: SageMaker pipeline from images in the bucket to a registered, edge-ready model",
     )
@@ -67,8 +72,10 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         edge_v2 = EdgeV2Stack(
             app,
             "TrashSorterEdgeV2",
-            config=config,
-            bucket_name=data_bucket_name(config),
+            config=config.greengrass,
+            topic_prefix=config.topic_prefix,
+            classes=config.classes,
+            bucket_name=bucket_name,
             env=env,
             description="Trash sorter (greengrass-v2 target): inference component, camera group, model promotion",
         )
@@ -80,8 +87,9 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
         deeplens = DeepLensStack(
             app,
             "TrashSorterDeepLens",
-            config=config,
-            bucket_name=data_bucket_name(config),
+            config=config.deeplens,
+            topic_prefix=config.topic_prefix,
+            bucket_name=bucket_name,
             env=env,
             description="Trash sorter (legacy deeplens target): DeepLens inference Lambda and its Greengrass V1 group",
         )

@@ -1,5 +1,9 @@
 """The project's configuration: every key, its default and its validation in one typed place.
 
+`cdk.json` keeps flat camelCase keys; they are parsed into typed sections (data, training, IoT,
+Greengrass, DeepLens) plus the few values several stacks share, so each stack takes only the
+section it uses.
+
 Values come from `cdk.json` (the `trashSorter` object under `context`) and can be overridden
 with `cdk synth -c key=value`. Command-line values always arrive as strings, so every parser
 accepts both the JSON type and its string form (lists as comma-separated strings).
@@ -34,38 +38,81 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class TrashSorterConfig:
+class DataConfig:
+    """The data bucket (TrashSorterData)."""
+
     bucket_name: str | None
-    region: str
-    edge_targets: tuple[str, ...]
-    classes: tuple[str, ...]
-    topic_prefix: str
+    noncurrent_version_days: int
+    incomplete_upload_days: int
+    access_log_retention_days: int
+    termination_protection: bool
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The SageMaker pipeline and what starts it (TrashSorterTraining)."""
+
     accuracy_gate: float
     epochs: int
     batch_size: int
     learning_rate: float
     network_depth: int
     pretrained_weights_sha256: str | None
-    training_instance_type: str
-    use_spot_training: bool
-    model_approval_status: str
-    training_schedule: str | None
-    noncurrent_version_days: int
-    incomplete_upload_days: int
-    access_log_retention_days: int
-    termination_protection: bool
+    instance_type: str
+    use_spot: bool
+    approval_status: str
+    schedule: str | None
+
+
+@dataclass(frozen=True)
+class IotConfig:
+    """The Pi's identity in AWS IoT (TrashSorterIot)."""
+
     pi_thing_name: str
-    deeplens_core_thing_arn: str | None
-    deeplens_core_certificate_arn: str | None
-    deeplens_function_version_arn: str | None
-    deeplens_model_key: str | None
-    greengrass_thing_group: str
-    greengrass_thing_name_prefix: str
-    greengrass_frame_source: str
-    greengrass_initial_model_key: str | None
-    greengrass_correction_capture: bool
-    greengrass_unsure_sample_per_hour: int
+
+
+@dataclass(frozen=True)
+class GreengrassConfig:
+    """The greengrass-v2 edge target: its cameras and what they run (TrashSorterEdgeV2)."""
+
+    thing_group: str
+    thing_name_prefix: str
+    frame_source: str
+    initial_model_key: str | None
+    # "Wrong bin?" (README "Privacy"): what the cameras may upload; off by default.
+    correction_capture: bool
+    unsure_sample_per_hour: int
     correction_dataset: str
+
+
+@dataclass(frozen=True)
+class DeepLensConfig:
+    """The legacy deeplens edge target: the core a DeepLens registered and its model (TrashSorterDeepLens)."""
+
+    core_thing_arn: str | None
+    core_certificate_arn: str | None
+    function_version_arn: str | None
+    model_key: str | None
+
+
+@dataclass(frozen=True)
+class TrashSorterConfig:
+    """Where and what to deploy, the contracts several stacks share, and one section per stack.
+
+    app_builder hands each stack its section plus the shared values it uses, never this whole object.
+    """
+
+    region: str
+    edge_targets: tuple[str, ...]
+    # Shared: the class ids (the pipeline trains them, the IoT stack counts decisions per class)
+    # and the MQTT topic prefix (the IoT stack and both edge targets).
+    classes: tuple[str, ...]
+    topic_prefix: str
+    data: DataConfig
+    training: TrainingConfig
+    iot: IotConfig
+    greengrass: GreengrassConfig
+    deeplens: DeepLensConfig
 
     def has_edge_target(self, target: str) -> bool:
         return target in self.edge_targets
@@ -319,9 +366,20 @@ def thing_name_of(thing_arn: str) -> str:
     return thing_arn.split(":thing/", 1)[1]
 
 
+# The sections of TrashSorterConfig; a setting's `section` names one (None: a top-level field).
+SECTIONS: dict[str, type[Any]] = {
+    "data": DataConfig,
+    "training": TrainingConfig,
+    "iot": IotConfig,
+    "greengrass": GreengrassConfig,
+    "deeplens": DeepLensConfig,
+}
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
+    section: str | None
     field: str
     default: Any
     parse: Callable[[Any], Any]
@@ -329,67 +387,77 @@ class Setting:
 
 # Every key, its default and how it is validated. Defaults pass through the parser too.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("bucketName", "bucket_name", None, _optional_text(_bucket_name)),
-    Setting("region", "region", "us-east-1", _region),
-    Setting("edgeTargets", "edge_targets", EDGE_TARGET_GREENGRASS_V2, _edge_targets),
-    Setting("classes", "classes", ",".join(DEFAULT_CLASSES), _classes),
-    Setting("topicPrefix", "topic_prefix", DEFAULT_TOPIC_PREFIX, _topic_prefix),
-    Setting("accuracyGate", "accuracy_gate", 0.9, _number(0.0, 1.0)),
-    Setting("epochs", "epochs", 15, _integer(1, 500)),
-    Setting("batchSize", "batch_size", 32, _integer(1, 1024)),
-    Setting("learningRate", "learning_rate", 0.001, _number(0.0, 1.0, low_inclusive=False)),
-    Setting("networkDepth", "network_depth", 18, _one_of(*NETWORK_DEPTHS)),
+    Setting("bucketName", "data", "bucket_name", None, _optional_text(_bucket_name)),
+    Setting("region", None, "region", "us-east-1", _region),
+    Setting("edgeTargets", None, "edge_targets", EDGE_TARGET_GREENGRASS_V2, _edge_targets),
+    Setting("classes", None, "classes", ",".join(DEFAULT_CLASSES), _classes),
+    Setting("topicPrefix", None, "topic_prefix", DEFAULT_TOPIC_PREFIX, _topic_prefix),
+    Setting("accuracyGate", "training", "accuracy_gate", 0.9, _number(0.0, 1.0)),
+    Setting("epochs", "training", "epochs", 15, _integer(1, 500)),
+    Setting("batchSize", "training", "batch_size", 32, _integer(1, 1024)),
+    Setting("learningRate", "training", "learning_rate", 0.001, _number(0.0, 1.0, low_inclusive=False)),
+    Setting("networkDepth", "training", "network_depth", 18, _one_of(*NETWORK_DEPTHS)),
     # The checksum every Train step checks the pretrained/ weights against (None: not fetched yet,
     # and the Train step says to run `python -m training weights` and pin what it prints).
-    Setting("pretrainedWeightsSha256", "pretrained_weights_sha256", None, _optional_text(_sha256)),
-    Setting("trainingInstanceType", "training_instance_type", "ml.g4dn.xlarge", _instance_type),
-    Setting("useSpotTraining", "use_spot_training", False, _boolean),
-    Setting("modelApprovalStatus", "model_approval_status", "PendingManualApproval", _one_of(*APPROVAL_STATUSES)),
-    Setting("trainingSchedule", "training_schedule", None, _optional_text(_schedule)),
-    Setting("noncurrentVersionDays", "noncurrent_version_days", 90, _integer(1, 3650)),
-    Setting("incompleteUploadDays", "incomplete_upload_days", 7, _integer(1, 365)),
-    Setting("accessLogRetentionDays", "access_log_retention_days", 365, _integer(1, 3650)),
-    Setting("terminationProtection", "termination_protection", True, _boolean),
-    Setting("piThingName", "pi_thing_name", "trash-sorter-pi", _thing_name),
+    Setting("pretrainedWeightsSha256", "training", "pretrained_weights_sha256", None, _optional_text(_sha256)),
+    Setting("trainingInstanceType", "training", "instance_type", "ml.g4dn.xlarge", _instance_type),
+    Setting("useSpotTraining", "training", "use_spot", False, _boolean),
+    Setting(
+        "modelApprovalStatus", "training", "approval_status", "PendingManualApproval", _one_of(*APPROVAL_STATUSES)
+    ),
+    Setting("trainingSchedule", "training", "schedule", None, _optional_text(_schedule)),
+    Setting("noncurrentVersionDays", "data", "noncurrent_version_days", 90, _integer(1, 3650)),
+    Setting("incompleteUploadDays", "data", "incomplete_upload_days", 7, _integer(1, 365)),
+    Setting("accessLogRetentionDays", "data", "access_log_retention_days", 365, _integer(1, 3650)),
+    Setting("terminationProtection", "data", "termination_protection", True, _boolean),
+    Setting("piThingName", "iot", "pi_thing_name", "trash-sorter-pi", _thing_name),
     Setting(
         "deeplensCoreThingArn",
-        "deeplens_core_thing_arn",
+        "deeplens",
+        "core_thing_arn",
         None,
         _optional_text(_arn(_THING_ARN, "arn:aws:iot:us-east-1:123456789012:thing/deeplens_abc123")),
     ),
     Setting(
         "deeplensCoreCertificateArn",
-        "deeplens_core_certificate_arn",
+        "deeplens",
+        "core_certificate_arn",
         None,
         _optional_text(_arn(_CERTIFICATE_ARN, "arn:aws:iot:us-east-1:123456789012:cert/<64 hex digits>")),
     ),
     Setting(
         "deeplensFunctionVersionArn",
-        "deeplens_function_version_arn",
+        "deeplens",
+        "function_version_arn",
         None,
         _optional_text(
             _arn(_FUNCTION_VERSION_ARN, "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:1")
         ),
     ),
     # The model.tar.gz the DeepLens group delivers (a Greengrass V1 machine-learning resource).
-    Setting("deeplensModelKey", "deeplens_model_key", None, _optional_text(_model_key)),
-    Setting("greengrassThingGroup", "greengrass_thing_group", "trash-sorter-cameras", _thing_group),
-    Setting("greengrassThingNamePrefix", "greengrass_thing_name_prefix", "trash-sorter-cam-", _thing_name_prefix),
-    Setting("greengrassFrameSource", "greengrass_frame_source", "0", _frame_source),
+    Setting("deeplensModelKey", "deeplens", "model_key", None, _optional_text(_model_key)),
+    Setting("greengrassThingGroup", "greengrass", "thing_group", "trash-sorter-cameras", _thing_group),
+    Setting("greengrassThingNamePrefix", "greengrass", "thing_name_prefix", "trash-sorter-cam-", _thing_name_prefix),
+    Setting("greengrassFrameSource", "greengrass", "frame_source", "0", _frame_source),
     # None: the devices get a model with the first approval (see stacks/edge_v2_stack.py).
-    Setting("greengrassInitialModelKey", "greengrass_initial_model_key", None, _optional_text(_model_key)),
+    Setting("greengrassInitialModelKey", "greengrass", "initial_model_key", None, _optional_text(_model_key)),
     # "Wrong bin?": off by default, no frame leaves a camera (README "Privacy").
-    Setting("greengrassCorrectionCapture", "greengrass_correction_capture", False, _boolean),
-    Setting("greengrassUnsureSamplePerHour", "greengrass_unsure_sample_per_hour", 0, _integer(0, 60)),
+    Setting("greengrassCorrectionCapture", "greengrass", "correction_capture", False, _boolean),
+    Setting("greengrassUnsureSamplePerHour", "greengrass", "unsure_sample_per_hour", 0, _integer(0, 60)),
     Setting(
         "correctionDataset",
+        "greengrass",
         "correction_dataset",
         DEFAULT_DATASET,
         _matching(re.compile(DATASET_NAME_PATTERN), "a dataset name: letters, digits and inner hyphens"),
     ),
 )
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
-assert {setting.field for setting in SETTINGS} == {field.name for field in fields(TrashSorterConfig)}
+# Each field of the config and of every section is exactly one setting.
+assert {(s.section, s.field) for s in SETTINGS} == {
+    (None, f.name) for f in fields(TrashSorterConfig) if f.name not in SECTIONS
+} | {(name, f.name) for name, section in SECTIONS.items() for f in fields(section)}
+assert {f.name for f in fields(TrashSorterConfig)} >= SECTIONS.keys()
 
 # Top-level context keys that look like ours (camelCase words) but are not: typos of config keys.
 _CONFIG_LIKE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]*$")
@@ -423,15 +491,16 @@ def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
         if key != CONTEXT_KEY and key not in SETTINGS_BY_KEY and looks_like_ours:
             raise _unknown_key_error(key, "the context (-c)")
 
-    values: dict[str, Any] = {}
+    values: dict[str | None, dict[str, Any]] = {None: {}, **{name: {} for name in SECTIONS}}
     for setting in SETTINGS:
         # A -c override beats cdk.json, which beats the default.
         raw = context.get(setting.key, file_values.get(setting.key, setting.default))
         try:
-            values[setting.field] = setting.parse(raw)
+            values[setting.section][setting.field] = setting.parse(raw)
         except ValueError as error:
             raise ConfigError(f"{setting.key}={raw!r} is not valid: {error}") from None
-    config = TrashSorterConfig(**values)
+    sections = {name: section(**values[name]) for name, section in SECTIONS.items()}
+    config = TrashSorterConfig(**values[None], **sections)
     _check_deeplens(config)
     return config
 
@@ -440,9 +509,10 @@ def _check_deeplens(config: TrashSorterConfig) -> None:
     """The deeplens target needs the core a DeepLens registered for itself, in the stack's region."""
     if not config.has_edge_target(EDGE_TARGET_DEEPLENS):
         return
+    deeplens = config.deeplens
     required = {
-        "deeplensCoreThingArn": config.deeplens_core_thing_arn,
-        "deeplensCoreCertificateArn": config.deeplens_core_certificate_arn,
+        "deeplensCoreThingArn": deeplens.core_thing_arn,
+        "deeplensCoreCertificateArn": deeplens.core_certificate_arn,
     }
     missing = [key for key, value in required.items() if value is None]
     if missing:
@@ -452,12 +522,12 @@ def _check_deeplens(config: TrashSorterConfig) -> None:
             "the DeepLens registered (AWS IoT console, or `aws iot list-things`)"
         )
     arns = {key: value for key, value in required.items() if value is not None}
-    if config.deeplens_function_version_arn is not None:
-        arns["deeplensFunctionVersionArn"] = config.deeplens_function_version_arn
+    if deeplens.function_version_arn is not None:
+        arns["deeplensFunctionVersionArn"] = deeplens.function_version_arn
     for key, arn in arns.items():
         if arn_region(arn) != config.region:
             raise ConfigError(f"{key}={arn!r} is not valid: it is in {arn_region(arn)}, the stacks in {config.region}")
-    if config.deeplens_model_key is None:
+    if deeplens.model_key is None:
         raise ConfigError(
             f"edgeTargets includes '{EDGE_TARGET_DEEPLENS}' but deeplensModelKey is not set: give the S3 key of the "
             f"approved model.tar.gz under {MODELS_PREFIX} in the data bucket (the model package's ModelDataUrl), "

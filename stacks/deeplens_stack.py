@@ -10,7 +10,7 @@ from constructs import Construct
 
 from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 from sorter_common.topics import predictions_topic, status_topic
-from stacks.config import TrashSorterConfig, thing_name_of
+from stacks.config import DeepLensConfig, thing_name_of
 from stacks.constructs.deeplens_function import MEMORY_MB, DeepLensFunction
 from stacks.constructs.greengrass_v1_group import GreengrassV1Group
 
@@ -23,35 +23,42 @@ OUTPUT_DEPLOY_COMMAND = "DeployCommand"
 
 class DeepLensStack(Stack):
     def __init__(
-        self, scope: Construct, id_: str, *, config: TrashSorterConfig, bucket_name: str, **kwargs: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: DeepLensConfig,
+        topic_prefix: str,
+        bucket_name: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         # load_config guarantees these when the deeplens target is on.
-        assert config.deeplens_core_thing_arn and config.deeplens_core_certificate_arn and config.deeplens_model_key
-        thing_name = thing_name_of(config.deeplens_core_thing_arn)
+        assert config.core_thing_arn and config.core_certificate_arn and config.model_key
+        thing_name = thing_name_of(config.core_thing_arn)
 
         self.function = DeepLensFunction(
             self,
             "Inference",
-            published_version_arn=config.deeplens_function_version_arn,
+            published_version_arn=config.function_version_arn,
             log_retention=LOG_RETENTION,
         )
-        topics = [predictions_topic(thing_name, config.topic_prefix), status_topic(thing_name, config.topic_prefix)]
+        topics = [predictions_topic(thing_name, topic_prefix), status_topic(thing_name, topic_prefix)]
         self.group = GreengrassV1Group(
             self,
             "Group",
             group_name=GROUP_NAME,
-            core_thing_arn=config.deeplens_core_thing_arn,
+            core_thing_arn=config.core_thing_arn,
             core_thing_name=thing_name,
-            core_certificate_arn=config.deeplens_core_certificate_arn,
+            core_certificate_arn=config.core_certificate_arn,
             function_arn=self.function.function_arn,
             function_name=self.function.function_name,
             model_bucket_name=bucket_name,
-            model_key=config.deeplens_model_key,
+            model_key=config.model_key,
             memory_mb=MEMORY_MB,
             environment={
                 "THING_NAME": thing_name,
-                "TOPIC_PREFIX": config.topic_prefix,
+                "TOPIC_PREFIX": topic_prefix,
                 "CONFIDENCE_THRESHOLD": str(DEFAULT_THRESHOLD),
                 "SMOOTHING_WINDOW": str(DEFAULT_WINDOW),
                 "HEARTBEAT_SECONDS": str(DEFAULT_HEARTBEAT_S),

@@ -12,6 +12,7 @@ kept only until the next `cdk deploy`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
@@ -27,7 +28,7 @@ from sorter_common.greengrass_components import (
     INITIAL_MODEL_VERSION,
     model_recipe,
 )
-from stacks.config import TrashSorterConfig
+from stacks.config import GreengrassConfig
 from stacks.constructs.field_corrections import correction_upload_keys
 from stacks.constructs.greengrass_core_access import GreengrassCoreAccess
 from stacks.constructs.inference_component import InferenceComponent
@@ -42,58 +43,66 @@ DEVICE_NAME_PLACEHOLDER = "<device-name>"
 
 class EdgeV2Stack(Stack):
     def __init__(
-        self, scope: Construct, id_: str, *, config: TrashSorterConfig, bucket_name: str, **kwargs: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: GreengrassConfig,
+        topic_prefix: str,
+        classes: Sequence[str],
+        bucket_name: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
         # What the cameras may write: nothing unless the owner switched capture or sampling on.
         upload_keys = correction_upload_keys(
             dataset=config.correction_dataset,
-            classes=config.classes,
-            capture=config.greengrass_correction_capture,
-            unsure=config.greengrass_unsure_sample_per_hour > 0,
+            classes=classes,
+            capture=config.correction_capture,
+            unsure=config.unsure_sample_per_hour > 0,
         )
 
         self.application = InferenceComponent(
             self,
             "Inference",
             bucket=bucket,
-            topic_prefix=config.topic_prefix,
+            topic_prefix=topic_prefix,
             configuration={
-                "Source": config.greengrass_frame_source,
-                "TopicPrefix": config.topic_prefix,
+                "Source": config.frame_source,
+                "TopicPrefix": topic_prefix,
                 "ConfidenceThreshold": DEFAULT_THRESHOLD,
                 "SmoothingWindow": DEFAULT_WINDOW,
                 "HeartbeatSeconds": DEFAULT_HEARTBEAT_S,
                 "MinIntervalSeconds": DEFAULT_MIN_INTERVAL_S,
                 "QueueFrames": 2,
-                "CorrectionCapture": config.greengrass_correction_capture,
-                "UnsureSamplePerHour": config.greengrass_unsure_sample_per_hour,
+                "CorrectionCapture": config.correction_capture,
+                "UnsureSamplePerHour": config.unsure_sample_per_hour,
                 "CorrectionDataset": config.correction_dataset,
             },
             uploads=bool(upload_keys),
         )
         self.initial_model: greengrass.CfnComponentVersion | None = None
-        if config.greengrass_initial_model_key:
-            uri = f"s3://{bucket.bucket_name}/{config.greengrass_initial_model_key}"
+        if config.initial_model_key:
+            uri = f"s3://{bucket.bucket_name}/{config.initial_model_key}"
             self.initial_model = greengrass.CfnComponentVersion(
                 self,
                 "InitialModel",
                 inline_recipe=self.to_json_string(
-                    model_recipe(INITIAL_MODEL_VERSION, uri, config.greengrass_initial_model_key)
+                    model_recipe(INITIAL_MODEL_VERSION, uri, config.initial_model_key)
                 ),
             )
 
         self.thing_group = iot.CfnThingGroup(
             self,
             "Cameras",
-            thing_group_name=config.greengrass_thing_group,
+            thing_group_name=config.thing_group,
             thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
                 thing_group_description="Trash sorter cameras running the Greengrass V2 inference component"
             ),
         )
         thing_group_arn = self.format_arn(
-            service="iot", resource="thinggroup", resource_name=config.greengrass_thing_group
+            service="iot", resource="thinggroup", resource_name=config.thing_group
         )
         self.deployment = greengrass.CfnDeployment(
             self,
@@ -121,8 +130,8 @@ class EdgeV2Stack(Stack):
             self,
             "Cores",
             bucket=bucket,
-            topic_prefix=config.topic_prefix,
-            thing_name_prefix=config.greengrass_thing_name_prefix,
+            topic_prefix=topic_prefix,
+            thing_name_prefix=config.thing_name_prefix,
             role_alias_name=ROLE_ALIAS,
             policy_name=CORE_POLICY,
             upload_keys=upload_keys,
@@ -136,10 +145,10 @@ class EdgeV2Stack(Stack):
         )
         self._outputs(config)
 
-    def _outputs(self, config: TrashSorterConfig) -> None:
-        group = config.greengrass_thing_group
+    def _outputs(self, config: GreengrassConfig) -> None:
+        group = config.thing_group
         # The core policy allows exactly the thing names of this rule (see GreengrassCoreAccess).
-        thing_name = f"{config.greengrass_thing_name_prefix}{DEVICE_NAME_PLACEHOLDER}"
+        thing_name = f"{config.thing_name_prefix}{DEVICE_NAME_PLACEHOLDER}"
         install = Fn.join(
             "",
             [
@@ -173,7 +182,7 @@ class EdgeV2Stack(Stack):
                 ],
             ),
             description="Joins a device that already runs Greengrass V2 to the sorter cameras (its thing name must "
-            f"start with {config.greengrass_thing_name_prefix} and its certificate carry {CORE_POLICY})",
+            f"start with {config.thing_name_prefix} and its certificate carry {CORE_POLICY})",
         )
         CfnOutput(self, "ThingGroupName", value=group, description="Devices in it run the trash sorter")
         CfnOutput(self, TES_ROLE_NAME_OUTPUT, value=self.access.role.role_name, description="Token exchange role")

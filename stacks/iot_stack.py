@@ -20,7 +20,7 @@ from sorter_common.iot_identity import (
     PI_CONFIG_DIR,
     private_key_secret_name,
 )
-from stacks.config import TrashSorterConfig
+from stacks.config import IotConfig
 from stacks.constructs.decision_metrics import DecisionMetrics
 from stacks.constructs.field_corrections import FieldCorrections
 from stacks.constructs.pi_identity import PiIdentity
@@ -31,30 +31,39 @@ LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 class IotStack(Stack):
     """Everything the Pi needs in AWS IoT; `python -m device.provision` reads its outputs."""
 
-    def __init__(self, scope: Construct, id_: str, *, config: TrashSorterConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: IotConfig,
+        classes: tuple[str, ...],
+        topic_prefix: str,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
 
         self.pi = PiIdentity(
             self,
             "Pi",
             thing_name=config.pi_thing_name,
-            topic_prefix=config.topic_prefix,
+            topic_prefix=topic_prefix,
             secret_name=private_key_secret_name(config.pi_thing_name),
             log_retention=LOG_RETENTION,
         )
         self.metrics = DecisionMetrics(
             self,
             "Decisions",
-            topic_prefix=config.topic_prefix,
-            classes=config.classes,
+            topic_prefix=topic_prefix,
+            classes=classes,
             namespace=METRICS_NAMESPACE,
             log_retention=LOG_RETENTION,
         )
         self.corrections = FieldCorrections(
             self,
             "Corrections",
-            topic_prefix=config.topic_prefix,
-            classes=config.classes,
+            topic_prefix=topic_prefix,
+            classes=classes,
             namespace=METRICS_NAMESPACE,
             error_log_group=self.metrics.error_log_group,
             dashboard=self.metrics.dashboard,
@@ -85,7 +94,7 @@ class IotStack(Stack):
         )
         # The Pi shows exactly these classes and subscribes under this prefix (device.provision copies them).
         CfnOutput(
-            self, OUTPUT_CLASSES, value=",".join(config.classes), description="The project's class ids, comma-separated"
+            self, OUTPUT_CLASSES, value=",".join(classes), description="The project's class ids, comma-separated"
         )
-        CfnOutput(self, OUTPUT_TOPIC_PREFIX, value=config.topic_prefix, description="The cameras' MQTT topic prefix")
+        CfnOutput(self, OUTPUT_TOPIC_PREFIX, value=topic_prefix, description="The cameras' MQTT topic prefix")
         CfnOutput(self, "DashboardName", value=self.metrics.dashboard.dashboard_name, description="Decisions per bin")

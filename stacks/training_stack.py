@@ -20,7 +20,7 @@ from sorter_common.training_pipeline import (
     MODEL_PACKAGE_GROUP,
     PIPELINE_NAME,
 )
-from stacks.config import TrashSorterConfig
+from stacks.config import TrainingConfig
 from stacks.constructs.failure_queue import FailureQueue
 from stacks.constructs.pipeline_role import PipelineRole
 from stacks.constructs.python_function import PythonFunction
@@ -29,7 +29,7 @@ from stacks.training_pipeline.definition_cache import GeneratedPipeline, load_or
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, build_bundle
 
 ASSET_BUILD_DIR = PROJECT_ROOT / ".build" / "assets" / "training"
-ENTRY_SCRIPT = PROJECT_ROOT / "training" / "pipeline_entry.py"
+ENTRY_SCRIPT = PROJECT_ROOT / "training_job" / "pipeline_entry.py"
 START_TRAINING_DIR = PROJECT_ROOT / "lambda_src" / "start_training"
 IMAGE_KINDS = ("training", "processing", "inference")
 _ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.[a-z0-9.-]+/(?P<repo>[^:]+):")
@@ -56,34 +56,30 @@ def repository_arn(image_uri: str, partition: str | None = None) -> str:
     return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
-def pipeline_settings(config: TrashSorterConfig, region: str) -> PipelineSettings:
-    return PipelineSettings(
-        pipeline_name=PIPELINE_NAME,
-        model_package_group=MODEL_PACKAGE_GROUP,
-        region=region,
-        classes=config.classes,
-        training_instance_type=config.training_instance_type,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        network_depth=config.network_depth,
-        pretrained_weights_sha256=config.pretrained_weights_sha256,
-        accuracy_gate=config.accuracy_gate,
-        approval_status=config.model_approval_status,
-        use_spot_training=config.use_spot_training,
-    )
-
-
 class TrainingStack(Stack):
     def __init__(
-        self, scope: Construct, id_: str, *, config: TrashSorterConfig, bucket_name: str, **kwargs: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: TrainingConfig,
+        classes: tuple[str, ...],
+        bucket_name: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name)
         # The SDK needs a region to build a definition; with none given, any region's definition
         # is the same but for the images, which come from a per-region mapping below.
         agnostic = Token.is_unresolved(self.region)
-        generated = load_or_generate(pipeline_settings(config, "us-east-1" if agnostic else self.region))
+        settings = PipelineSettings(
+            pipeline_name=PIPELINE_NAME,
+            model_package_group=MODEL_PACKAGE_GROUP,
+            region="us-east-1" if agnostic else self.region,
+            classes=classes,
+            training=config,
+        )
+        generated = load_or_generate(settings)
         images, repositories = self._images(generated, agnostic)
 
         source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(build_bundle(ASSET_BUILD_DIR)))
@@ -130,7 +126,7 @@ class TrainingStack(Stack):
         self.pipeline.node.add_dependency(self.model_package_group)
         self.pipeline_arn = self.format_arn(service="sagemaker", resource="pipeline", resource_name=PIPELINE_NAME)
 
-        self.start_function = self._start_training(bucket, config)
+        self.start_function = self._start_training(bucket, config.schedule)
 
         CfnOutput(self, "PipelineName", value=PIPELINE_NAME, description="The SageMaker training pipeline")
         CfnOutput(self, "ModelPackageGroupName", value=MODEL_PACKAGE_GROUP, description="Registered models")
@@ -162,7 +158,7 @@ class TrainingStack(Stack):
         by_kind = {kind: mapping.find_in_map(Aws.REGION, kind) for kind in IMAGE_KINDS}
         return by_kind, [mapping.find_in_map(Aws.REGION, f"{kind}Repository") for kind in IMAGE_KINDS]
 
-    def _start_training(self, bucket: s3.IBucket, config: TrashSorterConfig) -> PythonFunction:
+    def _start_training(self, bucket: s3.IBucket, schedule: str | None) -> PythonFunction:
         start = PythonFunction(
             self,
             "StartTraining",
@@ -193,12 +189,12 @@ class TrainingStack(Stack):
             ),
             targets=[failures.target()],
         )
-        if config.training_schedule:
+        if schedule:
             events.Rule(
                 self,
                 "TrainingSchedule",
                 description=f"Retrains on datasets/{DEFAULT_DATASET}/ on the configured schedule",
-                schedule=events.Schedule.expression(config.training_schedule),
+                schedule=events.Schedule.expression(schedule),
                 targets=[
                     # Each tick's own event id: the function derives its request token from it, so
                     # every tick starts a run (a constant input would be one idempotent start).

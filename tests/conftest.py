@@ -24,9 +24,9 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def cached_demo_model() -> Path:
-    """The demo model.tar.gz from training.quickstart, built once per machine and reused across
+    """The demo model.tar.gz from testbed.demo_model, built once per machine and reused across
     sessions (system temp folder); its held-out images are in cached_demo_model.parent.parent / 'data'."""
-    from training.quickstart import build_demo_model
+    from testbed.demo_model import build_demo_model
 
     return build_demo_model()
 

@@ -1,7 +1,8 @@
 """Code that runs on older Pythons than the project's 3.11 stays runnable there.
 
 - Python 3.7: everything the DeepLens Lambda bundles (its own test runs vermin on the bundle).
-- Python 3.8: the training package (SageMaker's MXNet 1.9 container) and the Greengrass V2
+- Python 3.8: training_job, the code bundle's package (SageMaker's MXNet 1.9 container; not the
+  operator's command line, training/, which runs on the project's Python), and the Greengrass V2
   component with its MQTT link (devices with Python 3.8 to 3.13).
 
 vermin checks the standard library and syntax. It does not see that `Callable[[str], None]` or
@@ -21,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VERMIN = str(Path(sys.executable).with_name("vermin"))
-PYTHON_38 = ("training", "device/greengrass_component", "device/mqtt_link.py", "device/__init__.py")
+PYTHON_38 = ("training_job", "device/greengrass_component", "device/mqtt_link.py", "device/__init__.py")
 PYTHON_37 = ("sorter_common", "edge_core", "lambda_src/deeplens_inference")
 # Subscriptable only from Python 3.9 (PEP 585).
 BUILTIN_GENERICS = {"dict", "list", "tuple", "set", "frozenset", "type"}
@@ -106,6 +107,12 @@ def test_numpy_typing_is_imported_only_for_type_checking(path: Path) -> None:
         and any((getattr(node, "module", None) or alias.name).startswith("numpy.typing") for alias in node.names)
     ]
     assert module_level == []
+
+
+def test_every_package_the_training_bundle_ships_is_held_to_the_images_python() -> None:
+    from stacks.training_pipeline.source_bundle import BUNDLED_PACKAGES
+
+    assert set(BUNDLED_PACKAGES) <= set(PYTHON_38 + PYTHON_37)
 
 
 def test_the_check_finds_what_python_38_refuses() -> None:

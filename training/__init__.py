@@ -1,5 +1,6 @@
-"""Training for the trash sorter: dataset tools, the SageMaker entry point, evaluation, export.
+"""The operator's command line: `python -m training <command>`, run on a laptop with the project's Python.
 
-Run `python -m training --help`. The code that runs inside the SageMaker MXNet 1.9 container
-(train.py and what it imports) keeps Python 3.8 syntax: that container ships Python 3.8.
+Dataset tools (sample, upload), the pipeline commands (start, status, approve) and the pretrained
+weights command, beside the container's own prepare, train and evaluate (training_job). Nothing
+here is shipped to SageMaker; training_job is, and only it is held to the image's Python 3.8.
 """

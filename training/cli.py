@@ -1,32 +1,24 @@
-"""`python -m training <command>`: a registry of subcommands, each with its own --help.
+"""`python -m training <command>`: the operator's command line, a registry of subcommands.
 
 Commands live in the modules named in COMMAND_MODULES and call register(); a later module
-(the SageMaker pipeline commands) adds itself there without touching this file's logic.
-Bad input ends with one `error: ...` line on stderr and exit status 2.
+adds itself there without touching this file's logic. The dataset, training and evaluation
+commands are the container's own (training_job.commands), so a laptop runs exactly what a
+pipeline step runs. Bad input ends with one `error: ...` line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import sys
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Sequence
 
-from sorter_common.classes import ClassListError
-from training.errors import UsageError
+from training_job import cli as job_cli
+from training_job.cli import USAGE_EXIT, Command, describe_os_error, split_list
 
-USAGE_EXIT = 2
+__all__ = ["COMMANDS", "USAGE_EXIT", "Command", "build_parser", "describe_os_error", "main", "register", "split_list"]
+
 COMMAND_MODULES = ("training.commands", "training.pipeline_commands", "training.weights_command")
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
+PROG = "python -m training"
 
 COMMANDS: dict[str, Command] = {}
 
@@ -41,40 +33,10 @@ def register(command: Command) -> Command:
 def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)  # each module registers its commands on import
-    parser = argparse.ArgumentParser(
-        prog="python -m training", description="Trash sorter training: dataset tools, training, evaluation, upload."
+    return job_cli.build_parser(
+        COMMANDS.values(), PROG, "Trash sorter training: dataset tools, training, evaluation, upload."
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS.values():
-        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
-        command.configure(sub)
-        sub.set_defaults(handler=command.run)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    try:
-        result: int = args.handler(args)
-        return result
-    except (UsageError, ClassListError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_EXIT
-    except OSError as error:  # a file that cannot be read or written: name it, no traceback
-        print(f"error: {describe_os_error(error)}", file=sys.stderr)
-        return USAGE_EXIT
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-
-
-def describe_os_error(error: OSError) -> str:
-    if error.filename is not None and error.strerror:
-        return f"cannot use {error.filename}: {error.strerror}"
-    return str(error)
-
-
-def split_list(text: str) -> list[str]:
-    """'a,b , c' -> ['a', 'b', 'c'] (the config's way of writing lists)."""
-    return [item.strip() for item in text.split(",") if item.strip()]
+    return job_cli.run(build_parser(), argv)

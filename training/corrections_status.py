@@ -10,7 +10,7 @@ Runs on the operator's machine with their credentials, like the rest of `pipelin
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sorter_common.correction import CORRECTED_TO_METRIC, FIELD_PAIR_METRIC
@@ -64,7 +64,7 @@ def corrections_summary(sagemaker: Any, cloudwatch: Any, now: datetime | None = 
     if in_use is None:
         return "corrections from the bin: no approved model yet, so none counted against one"
     arn, trained = in_use
-    totals = corrections_since(cloudwatch, trained, now or datetime.now(timezone.utc))
+    totals = corrections_since(cloudwatch, trained, now or datetime.now(UTC))
     by_class = {name[len(CORRECTED_TO_METRIC):]: count for name, count in totals.items()
                 if name.startswith(CORRECTED_TO_METRIC) and count}
     confirmations = sum(

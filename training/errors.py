@@ -1,15 +1,12 @@
-"""The one error type the command line turns into a single line and exit status 2."""
+"""AWS errors from the operator's commands, as the one-line UsageError the command line prints."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sorter_common.aws_errors import describe_aws_error
-
-
-class UsageError(Exception):
-    """Bad input from the user (a path, a bucket name, an option); the message says what to fix."""
+from training_job.errors import UsageError
 
 
 @contextmanager

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from sorter_common.bucket_layout import PRETRAINED_PREFIX
 from sorter_common.training_pipeline import (
@@ -21,14 +22,15 @@ from sorter_common.training_pipeline import (
 )
 from training.cli import Command, register
 from training.corrections_status import corrections_summary
-from training.errors import UsageError, aws_errors
+from training.errors import aws_errors
+from training_job.errors import UsageError
 
 FAILED_EXIT = 1
 TERMINAL_STATES = ("Succeeded", "Failed", "Stopped")
 # Steps of a run that passes the gate: Prepare, Train, Evaluate, AccuracyGate, RegisterModel.
 EXPECTED_STEPS = 5
 
-ClientFactory = Callable[[Optional[str]], Any]
+ClientFactory = Callable[[str | None], Any]
 
 
 def _boto_client(region: str | None, service: str = "sagemaker") -> Any:
@@ -113,7 +115,8 @@ def status_table(client: Any, pipeline: str, limit: int) -> str:
         )
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        for row in rows
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import random
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from sorter_common.classes import DEFAULT_CLASSES, normalize_classes
 
-Color = Tuple[int, int, int]
+Color = tuple[int, int, int]
 Drawer = Callable[[ImageDraw.ImageDraw, random.Random, int], None]
 
 DEFAULT_IMAGE_SIZE = 160

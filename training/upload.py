@@ -12,16 +12,17 @@ and names every object before it deletes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm import tqdm
 
 from sorter_common.bucket_layout import BUCKET_PREFIX, DATASET_READY_MARKER, DATASETS_PREFIX
 from sorter_common.training_pipeline import dataset_of_prefix
-from training.errors import UsageError
-from training.files import Skipped, printable, regular_files, sha256_of
+from training_job.errors import UsageError
+from training_job.files import Skipped, printable, regular_files, sha256_of
 
 SHA256_METADATA = "sha256"
 MIB = 1024 * 1024

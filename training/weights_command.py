@@ -1,7 +1,7 @@
 """`python -m training weights`: put ImageNet-pretrained backbone weights where training finds them.
 
 Fetched once from the Hugging Face Hub (torchvision's weights as timm publishes them; see
-training/pretrained.py) or imported from a local file (a Gluon zoo .params file, or a torchvision
+training_job/pretrained.py) or imported from a local file (a Gluon zoo .params file, or a torchvision
 ResNet .safetensors), checked to load into the Gluon network, then written to --out and/or
 uploaded to s3://deeplens-.../pretrained/<network>.params. It prints the file's sha256: pin it in
 cdk.json (pretrainedWeightsSha256) so every Train step checks it before use.
@@ -17,9 +17,9 @@ from pathlib import Path
 from sorter_common.bucket_layout import PRETRAINED_PREFIX
 from sorter_common.training_pipeline import ARCHITECTURES, pretrained_weights_file
 from training.cli import Command, register
-from training.errors import UsageError
-from training.files import sha256_of
-from training.train_config import DEFAULT_ARCHITECTURE
+from training_job.errors import UsageError
+from training_job.files import sha256_of
+from training_job.train_config import DEFAULT_ARCHITECTURE
 
 DOWNLOAD_TIMEOUT_SECONDS = 120
 
@@ -59,7 +59,7 @@ def gluon_weights(architecture: str, source: Path | None, workdir: Path) -> Path
     """A Gluon zoo-layout weights file for architecture, from source or the hub, layout checked."""
     import mxnet as mx
 
-    from training import pretrained
+    from training_job import pretrained
 
     target = workdir / pretrained_weights_file(architecture)
     if source is not None and not source.is_file():

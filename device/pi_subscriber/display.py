@@ -1,15 +1,12 @@
 """Renderers: the real Sense HAT (sense_hat, from Raspberry Pi OS), its emulator (sense_emu), a terminal.
 
-The emulator's "screen" is a shared file (/dev/shm/rpi-sense-emu-screen): 64 RGB565 pixels then
-the 32-byte gamma table. read_emu_screen() reads it back, which is how tests and the demo check
-what a real HAT would show.
+(Reading the emulator's screen back is for tests, the demo and the benchmark: testbed/emu_screen.py.)
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import struct
 import sys
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -17,10 +14,6 @@ from typing import Any, Protocol, TextIO
 from . import patterns
 
 log = logging.getLogger(__name__)
-
-# sense_emu.screen: 64 little-endian RGB565 pixels, then the gamma table; low light swaps the table.
-_EMU_PIXEL_BYTES = 128
-_GAMMA_LOW = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 10, 10)
 
 
 class DisplayError(RuntimeError):
@@ -146,27 +139,3 @@ def make_renderer(kind: str, rotation: int = 0) -> Renderer:
             raise DisplayError(f"no Sense HAT found: {error}") from error
         log.info("no Sense HAT found (%s); using the Sense HAT emulator", error)
         return EmulatorRenderer(rotation)
-
-
-# The emulator's screen is one file per machine: whoever reads it back (tests, the demo, the
-# benchmark) holds this lock so their runs take turns.
-EMU_SCREEN_LOCK = Path("/dev/shm/trash-sorter-emu-tests.lock")
-
-
-def emu_screen_path() -> Path:
-    from sense_emu.screen import screen_filename
-
-    return Path(screen_filename())
-
-
-def read_emu_screen(path: Path | None = None) -> tuple[patterns.Frame, bool]:
-    """The emulator's pixels (RGB565 widened back to 8 bits, as SenseHat.get_pixels does) and low-light."""
-    data = (path or emu_screen_path()).read_bytes()
-    values = struct.unpack("<64H", data[:_EMU_PIXEL_BYTES])
-    frame = tuple((((v >> 11) & 0x1F) << 3, ((v >> 5) & 0x3F) << 2, (v & 0x1F) << 3) for v in values)
-    return frame, tuple(data[_EMU_PIXEL_BYTES:_EMU_PIXEL_BYTES + 32]) == _GAMMA_LOW
-
-
-def as_rgb565(frame: patterns.Frame) -> patterns.Frame:
-    """frame as the HAT stores it (5-6-5 bits per channel): what read_emu_screen returns for it."""
-    return tuple(((r >> 3) << 3, (g >> 2) << 2, (b >> 3) << 3) for r, g, b in frame)

@@ -2,7 +2,7 @@
 
 1. The recipes and artifacts AWS would receive: the application recipe from the synthesized
    TrashSorterEdgeV2 template with the asset it uploads, the model recipe from the promotion
-   function's code with the demo model (training.quickstart; trained once per machine).
+   function's code with the demo model (testbed.demo_model; trained once per machine).
 2. On each Python the README claims: a clean Greengrass root, the recipe variables substituted
    as the nucleus does (the frame source set by a configuration merge to a folder whose name is
    full of shell syntax), the Install script run with `sh -c` (a fresh venv and the pinned wheels
@@ -40,7 +40,7 @@ REQUIREMENTS = PROJECT_ROOT / "device" / "greengrass_component" / "requirements.
 
 def held_out_images() -> tuple[Path, dict[str, list[Path]]]:
     """The demo model and its test split's images by class (never seen in training)."""
-    from training.quickstart import build_demo_model
+    from testbed.demo_model import build_demo_model
 
     model = build_demo_model()
     data = model.parent.parent / "data"

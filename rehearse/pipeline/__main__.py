@@ -217,7 +217,7 @@ class Rehearsal:
         data = self.workdir / "edge" / "prepared"
         jobs.S3(self.s3_client).download_prefix(prepared, data)
         from sorter_common.classes import parse_labels
-        from training.split import read_lst
+        from training_job.split import read_lst
 
         classes = parse_labels((data / "labels.txt").read_text())
         right = 0
@@ -253,7 +253,7 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
     with aws.moto_server() as endpoint:
         run = Rehearsal(args, workdir, endpoint)
         timings = run.timings
-        from training.files import sha256_of
+        from training_job.files import sha256_of
 
         with timings.step("weights file (made here: nothing is downloaded)"):
             weights = run.weights_file()

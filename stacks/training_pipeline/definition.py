@@ -32,6 +32,7 @@ from sorter_common.training_pipeline import (
     METRIC_DEFINITIONS,
     pretrained_weights_file,
 )
+from stacks.config import TrainingConfig
 from stacks.training_pipeline.images import CPU_INSTANCE, MXNET_VERSION, PYTHON_VERSION
 
 PREPARE_STEP = "Prepare"
@@ -73,21 +74,19 @@ SUB_VARIABLES = (*PLACEHOLDERS.values(), "SourceBundleName")
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """What the definition depends on besides the placeholders."""
+    """What the definition depends on besides the placeholders: the names, the region to build
+    it in, and the config's class ids and training section as they are (never copied field by field)."""
 
     pipeline_name: str
     model_package_group: str
     region: str
     classes: tuple[str, ...]
-    training_instance_type: str
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    network_depth: int
-    pretrained_weights_sha256: str | None
-    accuracy_gate: float
-    approval_status: str
-    use_spot_training: bool
+    training: TrainingConfig
+
+    @property
+    def training_instance_type(self) -> str:
+        """The instance type the images are chosen for (the definition cache asks for it)."""
+        return self.training.instance_type
 
 
 def _session(region: str) -> Any:
@@ -149,14 +148,14 @@ def _build_definition(settings: PipelineSettings) -> str:
 
     dataset_name = ParameterString(DATASET_PARAMETER, default_value=DEFAULT_DATASET)
     processing_instance = ParameterString("ProcessingInstanceType", default_value=CPU_INSTANCE)
-    epochs = ParameterInteger(EPOCHS_PARAMETER, default_value=settings.epochs)
+    epochs = ParameterInteger(EPOCHS_PARAMETER, default_value=settings.training.epochs)
     # Average-pool the 224x224 input inside the network (1, 2 or 4): quick rehearsals and trials;
     # the model's input contract stays 224x224 whatever it is.
     downscale = ParameterInteger(DOWNSCALE_PARAMETER, default_value=1)
     # The gate is the config's, written into the condition: a caller who can start an execution
     # cannot lower it (it used to be a pipeline parameter).
-    accuracy_gate = settings.accuracy_gate
-    approval_status = ParameterString("ModelApprovalStatus", default_value=settings.approval_status)
+    accuracy_gate = settings.training.accuracy_gate
+    approval_status = ParameterString("ModelApprovalStatus", default_value=settings.training.approval_status)
 
     processor = ScriptProcessor(
         image_uri=_PLACEHOLDER_OF["ProcessingImage"],
@@ -171,7 +170,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     bundle_input = ProcessingInput(source=_PLACEHOLDER_OF["SourceBundleUri"], destination=BUNDLE_MOUNT)
 
     def processing_args(arguments: list[str], inputs: list[Any], output: str, output_prefix: str) -> Any:
-        """`python -m training <arguments>` in the container, with the code bundle mounted and
+        """`python -m training_job <arguments>` in the container, with the code bundle mounted and
         /opt/ml/processing/output/<output> kept under <output_prefix><execution id>/."""
         return processor.run(
             code=_PLACEHOLDER_OF["EntryScriptUri"],
@@ -186,7 +185,7 @@ def _build_definition(settings: PipelineSettings) -> str:
             arguments=arguments,
         )
 
-    # Prepare: the same code as `python -m training prepare`, over datasets/<DatasetName>/.
+    # Prepare: `python -m training_job prepare` (a laptop's `python -m training prepare`) over datasets/<DatasetName>/.
     images = ProcessingInput(
         source=_s3(DATASETS_PREFIX, dataset_name, "/"), destination=f"{PROCESSING_ROOT}/input/images"
     )
@@ -207,27 +206,27 @@ def _build_definition(settings: PipelineSettings) -> str:
     )
     prepared_uri = prepare.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
 
-    spot = settings.use_spot_training
-    architecture = f"resnet{settings.network_depth}"
+    spot = settings.training.use_spot
+    architecture = f"resnet{settings.training.network_depth}"
     hyperparameters: dict[str, Any] = {
         "epochs": epochs,
-        "batch-size": settings.batch_size,
-        "learning-rate": settings.learning_rate,
+        "batch-size": settings.training.batch_size,
+        "learning-rate": settings.training.learning_rate,
         "architecture": architecture,
         "downscale": downscale,
         "pretrained": "true",
         # The toolkit passes every hyperparameter as `--name value`: no valueless flags.
         "progress": "false",
     }
-    if settings.pretrained_weights_sha256:
-        hyperparameters["pretrained-sha256"] = settings.pretrained_weights_sha256
+    if settings.training.pretrained_weights_sha256:
+        hyperparameters["pretrained-sha256"] = settings.training.pretrained_weights_sha256
     estimator = MXNet(
-        entry_point="training/train.py",
+        entry_point="training_job/train.py",
         source_dir=_PLACEHOLDER_OF["SourceBundleUri"],
         framework_version=MXNET_VERSION,
         py_version=PYTHON_VERSION,
         image_uri=_PLACEHOLDER_OF["TrainingImage"],
-        instance_type=settings.training_instance_type,
+        instance_type=settings.training.instance_type,
         instance_count=1,
         role=role,
         sagemaker_session=session,

@@ -3,13 +3,10 @@ and the subscriber run as `python -m device.pi_subscriber`, exactly as systemd r
 
 from __future__ import annotations
 
-import fcntl
 import itertools
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from device.local_broker import LocalBroker
-from device.local_pki import KeyPair, LocalPki, issue_client, make_pki
 from device.mqtt_link import MqttLink, MqttSettings
-from device.pi_subscriber.display import EMU_SCREEN_LOCK
 from sorter_common.message import encode, prediction_dict, status_dict
 from sorter_common.topics import predictions_topic, status_topic
+from testbed.emu_screen import emu_screen_held
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import KeyPair, LocalPki, issue_client, make_pki
+from testbed.subscriber import Event, EventTail, subscriber_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-Event = dict[str, Any]
 _client_numbers = itertools.count()
 
 
@@ -48,10 +45,8 @@ def broker(pki: LocalPki) -> Iterator[LocalBroker]:
 @pytest.fixture(scope="session")
 def emu_screen() -> Iterator[None]:
     """The sense_emu screen is one file per machine: hold a lock so parallel runs take turns."""
-    with open(EMU_SCREEN_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with emu_screen_held():
         yield
-        fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def unique_client_id(prefix: str) -> str:
@@ -114,12 +109,9 @@ class SubscriberProcess:
         run = next(_client_numbers)  # a restarted subscriber keeps its client id but gets fresh files
         self.events_path = folder / f"events-{self.client_id}-{run}.jsonl"
         self.stderr_path = folder / f"stderr-{self.client_id}-{run}.txt"
-        self.args = [
-            sys.executable, "-m", "device.pi_subscriber", "--config-dir", str(folder),
-            "--endpoint", broker.host, "--port", str(broker.port), "--client-id", self.client_id,
-            "--cert", str(credentials.cert_path), "--key", str(credentials.key_path), "--ca", str(pki.ca_path),
-            "--display", "emu", "--events", str(self.events_path), *extra,
-        ]
+        self.args = subscriber_command(broker, credentials, pki.ca_path, self.client_id, config_dir=folder,
+                                       events_path=self.events_path, extra=extra)
+        self._tail = EventTail(self.events_path)
         self._offset = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -129,22 +121,26 @@ class SubscriberProcess:
         return self
 
     def events(self) -> list[Event]:
-        if not self.events_path.exists():
-            return []
-        return [json.loads(line) for line in self.events_path.read_text().splitlines() if line.strip()]
+        self._tail.poll()
+        return list(self._tail.events)
 
     def wait_for(self, match: Callable[[Event], bool], timeout: float = 10.0, what: str = "event") -> Event:
         """The first event after the previously waited-for one that matches."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            events = self.events()
+        found: list[Event] = []
+
+        def matched(events: list[Event]) -> bool:
             for index in range(self._offset, len(events)):
                 if match(events[index]):
                     self._offset = index + 1
-                    return events[index]
-            if self.process is not None and self.process.poll() is not None:
-                break
-            time.sleep(0.02)
+                    found.append(events[index])
+                    return True
+            return False
+
+        def exited() -> bool:
+            return self.process is not None and self.process.poll() is not None
+
+        if self._tail.wait_until(matched, timeout, gone=exited):
+            return found[0]
         raise AssertionError(f"no {what} within {timeout}s; events: {self.events()}\nstderr: {self.stderr()}")
 
     def wait_event(self, name: str, timeout: float = 10.0, **details: Any) -> Event:

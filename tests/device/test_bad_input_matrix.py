@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from device.local_broker import LocalBroker
-from device.local_pki import LocalPki, issue_client, make_ca
 from device.pi_subscriber import patterns
 from device.pi_subscriber.config import DEFAULT_BINS
-from device.pi_subscriber.display import as_rgb565, read_emu_screen
 from device.pi_subscriber.message_filter import MAX_CLOCK_SKEW_S
 from sorter_common.message import encode, prediction_dict
 from sorter_common.topics import predictions_topic
+from testbed.emu_screen import as_rgb565, read_emu_screen
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import LocalPki, issue_client, make_ca
 
 from .conftest import REPO_ROOT, Camera, SubscriberProcess, unique_client_id
 

@@ -32,12 +32,12 @@ from device.greengrass_component.corrections import (
 from device.greengrass_component.runner import ComponentRunner
 from device.greengrass_component.settings import parse_settings
 from device.greengrass_component.transports import IpcTransport, MqttTransport, StdoutTransport
-from device.local_broker import LocalBroker
-from device.local_pki import LocalPki, issue_client
 from device.mqtt_link import MqttLink, MqttSettings
 from sorter_common.correction import Correction, encode_correction
 from sorter_common.message import parse_prediction
 from sorter_common.topics import corrections_topic, predictions_topic
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import LocalPki, issue_client
 from tests.device.conftest import unique_client_id
 
 BUCKET = "deeplens-corrections-test"

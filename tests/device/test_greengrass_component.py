@@ -23,12 +23,12 @@ from device.greengrass_component.runner import ComponentRunner
 from device.greengrass_component.settings import parse_settings
 from device.greengrass_component.sources import EndOfFrames, parse_source
 from device.greengrass_component.transports import IpcTransport
-from device.local_broker import LocalBroker
-from device.local_pki import LocalPki, issue_client
 from device.mqtt_link import MqttLink, MqttSettings
 from sorter_common.classes import UNSURE
 from sorter_common.message import parse_prediction, parse_status
 from sorter_common.topics import predictions_topic, status_topic
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import LocalPki, issue_client
 from tests.device.conftest import REPO_ROOT, unique_client_id
 
 PER_CLASS = 8

@@ -16,9 +16,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from device.local_broker import BrokerError, LocalBroker, free_port
-from device.local_pki import LocalPki, issue_client, make_untrusted_client
 from device.mqtt_link import ConnectionRefused, MqttLink, MqttSettings, connect_with_backoff
+from testbed.local_broker import BrokerError, LocalBroker, free_port
+from testbed.local_pki import LocalPki, issue_client, make_untrusted_client
 
 
 def load(path: Path) -> x509.Certificate:

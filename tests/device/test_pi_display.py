@@ -8,6 +8,7 @@ import os
 import pytest
 
 from device.pi_subscriber import display, patterns
+from testbed.emu_screen import as_rgb565, read_emu_screen
 
 BLUE = (0, 90, 255)
 
@@ -17,17 +18,17 @@ def test_emulator_renderer_draws_dims_rotates_and_clears_its_screen_file(emu_scr
     try:
         arrow = patterns.arrow("left", BLUE)
         renderer.show(arrow, "recycling")
-        assert display.read_emu_screen() == (display.as_rgb565(arrow), False)
+        assert read_emu_screen() == (as_rgb565(arrow), False)
         renderer.set_low_light(True)
-        assert display.read_emu_screen()[1] is True
+        assert read_emu_screen()[1] is True
         renderer.clear()
-        assert display.read_emu_screen() == (patterns.blank(), False)
+        assert read_emu_screen() == (patterns.blank(), False)
     finally:
         renderer.close()
     upside_down = display.EmulatorRenderer(rotation=180)  # a Pi mounted the other way up
     try:
         upside_down.show(patterns.arrow("left", BLUE), "recycling")
-        assert display.read_emu_screen()[0] == display.as_rgb565(patterns.arrow("right", BLUE))
+        assert read_emu_screen()[0] == as_rgb565(patterns.arrow("right", BLUE))
     finally:
         upside_down.clear()
         upside_down.close()

@@ -19,12 +19,9 @@ from pathlib import Path
 import pytest
 from sense_emu.stick import SenseStick, StickServer, stick_address
 
-from device.local_broker import LocalBroker
-from device.local_pki import LocalPki, issue_client
 from device.mqtt_link import MqttLink, MqttSettings
 from device.pi_subscriber import patterns
 from device.pi_subscriber.config import DEFAULT_BINS, BinStyle
-from device.pi_subscriber.display import as_rgb565, read_emu_screen
 from device.pi_subscriber.joystick import (
     ACK_S,
     Corrected,
@@ -37,6 +34,9 @@ from device.pi_subscriber.joystick import (
 from device.pi_subscriber.screen_state import Screen
 from sorter_common.correction import parse_correction
 from sorter_common.topics import all_corrections_filter, corrections_topic
+from testbed.emu_screen import as_rgb565, read_emu_screen
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import LocalPki, issue_client
 
 from .conftest import Camera, SubscriberProcess, unique_client_id
 

@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from device.local_broker import LocalBroker
-from device.local_pki import LocalPki, issue_client, make_untrusted_client
 from device.pi_subscriber import patterns
 from device.pi_subscriber.config import DEFAULT_BINS, OFFLINE_COLOUR, UNSURE_COLOUR
-from device.pi_subscriber.display import as_rgb565, read_emu_screen
 from sorter_common.message import MAX_MESSAGE_BYTES, encode, prediction_dict
 from sorter_common.topics import predictions_topic
+from testbed.emu_screen import as_rgb565, read_emu_screen
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import LocalPki, issue_client, make_untrusted_client
 
 from .conftest import Camera, SubscriberProcess, unique_client_id
 

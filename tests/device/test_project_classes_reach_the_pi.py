@@ -21,16 +21,16 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from device import provision
-from device.local_broker import LocalBroker
-from device.local_pki import LocalPki, issue_client
 from device.pi_subscriber import patterns
 from device.pi_subscriber.config import CONFIG_FILE, DEFAULT_BINS, PALETTE_COLOURS
-from device.pi_subscriber.display import as_rgb565, read_emu_screen
 from sorter_common.iot_identity import OUTPUT_CERTIFICATE_ID, OUTPUT_SECRET_ARN, private_key_secret_name
 from sorter_common.message import encode, prediction_dict
 from sorter_common.topics import predictions_topic
 from stacks.config import load_config
 from stacks.iot_stack import IotStack
+from testbed.emu_screen import as_rgb565, read_emu_screen
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import LocalPki, issue_client
 from tests.device.provision_session import ProvisionSession
 from tools.cdk_context import cdk_json_context
 
@@ -45,7 +45,8 @@ def synthesized_outputs() -> dict[str, str]:
     """The literal outputs of the TrashSorterIot template as `cdk synth` writes it with this config."""
     context = {**cdk_json_context(), "classes": CLASSES, "topicPrefix": PREFIX}
     app = cdk.App(context=context)
-    stack = IotStack(app, "TrashSorterIot", config=load_config(app.node.get_all_context()),
+    config = load_config(app.node.get_all_context())
+    stack = IotStack(app, "TrashSorterIot", config=config.iot, classes=config.classes, topic_prefix=config.topic_prefix,
                      env=cdk.Environment(region=REGION))
     template = app.synth().get_stack_by_name(stack.stack_name).template
     outputs = {key: output["Value"] for key, output in template["Outputs"].items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import importlib.metadata
+import re
 import shlex
 import shutil
 import subprocess
@@ -76,4 +77,7 @@ def test_the_files_the_script_copies_are_enough_to_run_the_subscriber(tmp_path: 
         cwd=app, capture_output=True, text=True, check=True,
     )
     assert imported.stdout.startswith(str(app))  # the copy, not this checkout
-    assert not (app / "device" / "local_broker.py").exists()  # test-only code stays off the Pi
+    # Test scaffolding (the local broker and PKI, the emulator screen reader) stays off the Pi.
+    assert not (app / "testbed").exists()
+    imports_testbed = re.compile(r"^\s*(from|import)\s+testbed\b", re.MULTILINE)
+    assert not [path for path in app.rglob("*.py") if imports_testbed.search(path.read_text())]

@@ -19,6 +19,7 @@ from rehearse.pipeline.cloudformation import Template
 from rehearse.pipeline.executor import Executor
 from rehearse.pipeline.expressions import Context, ExpressionError, json_path, typed_parameters
 from rehearse.pipeline.report import StepFailed, Timings
+from stacks.config import TrainingConfig
 from stacks.training_pipeline.definition import SUB_VARIABLES, PipelineSettings, build_definition
 
 GATE = 0.9
@@ -31,15 +32,18 @@ def definition() -> dict[str, Any]:
         model_package_group="trash-sorter-models",
         region="us-east-1",
         classes=("compost", "landfill", "recycling"),
-        training_instance_type="ml.m5.xlarge",
-        epochs=3,
-        batch_size=8,
-        learning_rate=0.01,
-        network_depth=18,
-        pretrained_weights_sha256="a" * 64,
-        accuracy_gate=GATE,
-        approval_status="PendingManualApproval",
-        use_spot_training=False,
+        training=TrainingConfig(
+            accuracy_gate=GATE,
+            epochs=3,
+            batch_size=8,
+            learning_rate=0.01,
+            network_depth=18,
+            pretrained_weights_sha256="a" * 64,
+            instance_type="ml.m5.xlarge",
+            use_spot=False,
+            approval_status="PendingManualApproval",
+            schedule=None,
+        ),
     )
     variables = {name: f"stand-in-{name}" for name in SUB_VARIABLES}
     variables["DataBucket"] = "deeplens-test"

@@ -1,6 +1,6 @@
 """The code bundle needs nothing the MXNet 1.9 image lacks: its jobs install nothing and fetch nothing.
 
-Every third-party module that training/ and sorter_common/ import must come from a distribution
+Every third-party module that training_job/ and sorter_common/ import must come from a distribution
 pinned in the image's package list (rehearse/pipeline/image-requirements.txt); `make rehearse`
 then runs them there. A new dependency the image lacks has to be vendored into the bundle,
 built for Python 3.8, never pip-installed when a job starts.
@@ -16,8 +16,9 @@ from stacks.training_pipeline.source_bundle import BUNDLED_PACKAGES, bundle_file
 
 # Import name -> the distribution in the image that provides it.
 DISTRIBUTION_OF = {"cv2": "opencv-python-headless", "PIL": "pillow"}
-# Only the operator's commands (`pipeline`, `upload`, `weights`) import these; they never run in a job.
-OPERATOR_ONLY = {"boto3", "botocore"}
+# Only sorter_common.aws_errors imports it (lazily), for the operator's and the devices' AWS errors;
+# no job calls AWS. The operator's boto3 commands (training/) are not in the bundle at all.
+OPERATOR_ONLY = {"botocore"}
 # Only `evaluate --runtime onnx` imports it, a laptop parity check the pipeline's Evaluate step never
 # asks for (its arguments name no runtime: MXNet, the image's own).
 LOCAL_ONLY = {"onnxruntime"}
@@ -51,4 +52,5 @@ def test_every_module_the_bundle_imports_is_in_the_image(project_root: Path) -> 
     }
     assert not missing, f"not in the MXNet image: {sorted(missing)}; vendor them into the bundle (Python 3.8)"
     assert {"mxnet", "numpy", "cv2", "PIL", "onnx", "tqdm"} <= third_party  # the check sees real imports
-    assert pinned >= OPERATOR_ONLY  # boto3 is in the image too, all the same
+    assert pinned >= OPERATOR_ONLY  # botocore is in the image too, all the same
+    assert "boto3" not in third_party, "the operator's boto3 commands are shipped again"

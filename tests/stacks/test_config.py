@@ -24,14 +24,14 @@ def error_for(**overrides: Any) -> str:
 
 def test_defaults_give_the_documented_config() -> None:
     config = load_config({})
-    assert config.bucket_name is None
+    assert config.data.bucket_name is None
     assert config.region == "us-east-1"
     assert config.edge_targets == ("greengrass-v2",)
     assert config.classes == ("compost", "landfill", "recycling")
     assert config.topic_prefix == "trash-sorter"
-    assert 0 < config.accuracy_gate <= 1
-    assert config.termination_protection is True
-    assert config.pi_thing_name == "trash-sorter-pi"
+    assert 0 < config.training.accuracy_gate <= 1
+    assert config.data.termination_protection is True
+    assert config.iot.pi_thing_name == "trash-sorter-pi"
 
 
 def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> None:
@@ -47,13 +47,13 @@ def test_cdk_json_values_are_read_and_command_line_strings_override_them() -> No
         useSpotTraining="true",
         trainingSchedule="rate(7 days)",
     )
-    assert config.bucket_name == "deeplens-my-sorter"
+    assert config.data.bucket_name == "deeplens-my-sorter"
     assert config.edge_targets == ("greengrass-v2", "deeplens")
     assert config.classes == ("compost", "glass", "landfill", "recycling")  # index = sorted position
-    assert config.accuracy_gate == 0.75
-    assert config.epochs == 3
-    assert config.use_spot_training is True
-    assert config.training_schedule == "rate(7 days)"
+    assert config.training.accuracy_gate == 0.75
+    assert config.training.epochs == 3
+    assert config.training.use_spot is True
+    assert config.training.schedule == "rate(7 days)"
 
 
 def test_json_types_from_cdk_json_are_accepted() -> None:
@@ -66,7 +66,7 @@ def test_json_types_from_cdk_json_are_accepted() -> None:
         }
     )
     assert config.edge_targets == ("deeplens",)
-    assert config.accuracy_gate == 1.0
+    assert config.training.accuracy_gate == 1.0
     assert config.classes == ("a", "b")
 
 
@@ -163,7 +163,7 @@ def test_a_config_key_in_another_case_or_separator_style_is_refused(key: str) ->
      "cron(0 10 L * ? 2030)", "cron(0 10 ? * 6L *)", "cron(0 10 ? * 3#2 *)", "cron(15 12 3W JAN,JUL ? *)"],
 )
 def test_documented_schedule_expressions_are_accepted(schedule: str) -> None:
-    assert load_config({"trainingSchedule": schedule}).training_schedule == schedule
+    assert load_config({"trainingSchedule": schedule}).training.schedule == schedule
 
 
 def test_a_misspelt_cdk_json_key_fails() -> None:
@@ -210,7 +210,7 @@ def test_a_published_function_version_is_accepted() -> None:
         deeplensModelKey=DEEPLENS_MODEL_KEY,
         deeplensFunctionVersionArn=arn,
     )
-    assert config.deeplens_function_version_arn == arn
+    assert config.deeplens.function_version_arn == arn
 
 
 @pytest.mark.parametrize(
@@ -224,4 +224,4 @@ def test_a_published_function_version_is_accepted() -> None:
 def test_a_frame_source_with_quotes_spaces_and_shell_syntax_is_taken_as_a_plain_string(source: str) -> None:
     # The recipe passes it through an environment variable, never through shell parsing
     # (tests/stacks/test_greengrass_recipe_shell.py runs the script with such values).
-    assert load_config({"greengrassFrameSource": source}).greengrass_frame_source == source
+    assert load_config({"greengrassFrameSource": source}).greengrass.frame_source == source

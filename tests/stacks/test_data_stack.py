@@ -93,7 +93,7 @@ def data_bucket_logical_id(app: SynthesizedApp) -> str:
 
 def test_a_configured_bucket_name_is_used_as_given() -> None:
     stack = DataStack(
-        cdk.App(context=cdk_json_context()), "Named", config=load_config({"bucketName": "deeplens-team-sorter"})
+        cdk.App(context=cdk_json_context()), "Named", config=load_config({"bucketName": "deeplens-team-sorter"}).data
     )
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::S3::Bucket", {"BucketName": "deeplens-team-sorter"})

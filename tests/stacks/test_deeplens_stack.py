@@ -140,7 +140,9 @@ def test_a_published_version_arn_replaces_the_function() -> None:
     arn = "arn:aws:lambda:us-east-1:123456789012:function:deeplens-trash-sorter:4"
     app = cdk.App()
     config = load_config({**ALL_TARGETS_CONTEXT, "deeplensFunctionVersionArn": arn})
-    stack = DeepLensStack(app, STACK, config=config, bucket_name="deeplens-my-data")
+    stack = DeepLensStack(
+        app, STACK, config=config.deeplens, topic_prefix=config.topic_prefix, bucket_name="deeplens-my-data"
+    )
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Lambda::Function", 0)
     function = only(template, "AWS::Greengrass::FunctionDefinition")["Properties"]["InitialVersion"]["Functions"][0]

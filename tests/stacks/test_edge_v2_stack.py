@@ -94,6 +94,7 @@ def test_the_component_archive_holds_the_component_its_core_and_pinned_requireme
         "device/mqtt_link.py",
     } <= names
     assert not any("__pycache__" in name for name in names)
+    assert not any(name.startswith("testbed/") for name in names)  # scaffolding never ships
     pins = [line for line in requirements.splitlines() if line and not line.startswith("#")]
     assert pins and all("==" in line for line in pins)
 

@@ -74,7 +74,7 @@ def test_the_gate_registers_above_the_accuracy_gate_and_fails_below_it(definitio
     assert condition["Type"] == "GreaterThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == ACCURACY_JSON_PATH
     # The config's gate, written in: no caller can lower it with a pipeline parameter.
-    assert condition["RightValue"] == load_config(cdk_json_context()).accuracy_gate
+    assert condition["RightValue"] == load_config(cdk_json_context()).training.accuracy_gate
     (register,) = gate["IfSteps"]
     assert register["Type"] == "RegisterModel"
     assert register["Arguments"]["ModelPackageGroupName"] == "trash-sorter-models"
@@ -83,7 +83,8 @@ def test_the_gate_registers_above_the_accuracy_gate_and_fails_below_it(definitio
     (fail,) = gate["ElseSteps"]
     assert fail["Type"] == "Fail"
     message = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert f"is below the accuracy gate {load_config(cdk_json_context()).accuracy_gate} - not registered." in message
+    configured_gate = load_config(cdk_json_context()).training.accuracy_gate
+    assert f"is below the accuracy gate {configured_gate} - not registered." in message
     assert any(isinstance(part, dict) and "Std:JsonGet" in part for part in message), "says the measured accuracy"
 
 
@@ -91,7 +92,7 @@ def test_parameters_carry_the_config_defaults(definition: dict[str, Any]) -> Non
     parameters = {parameter["Name"]: parameter for parameter in definition["Parameters"]}
     config = load_config(cdk_json_context())
     assert "AccuracyGate" not in parameters  # the gate holds for every caller
-    assert parameters["Epochs"]["DefaultValue"] == config.epochs
+    assert parameters["Epochs"]["DefaultValue"] == config.training.epochs
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert parameters["DatasetName"]["DefaultValue"] == "default"
 
@@ -144,7 +145,7 @@ def test_training_uses_the_mxnet_container_in_script_mode_with_metric_definition
 ) -> None:
     train = definition["Steps"][1]["Arguments"]
     hyperparameters = train["HyperParameters"]
-    assert hyperparameters["sagemaker_program"] == '"training/train.py"'
+    assert hyperparameters["sagemaker_program"] == '"training_job/train.py"'
     assert hyperparameters["sagemaker_submit_directory"] == '"/opt/ml/input/data/code/<SourceBundleName>"'
     assert train["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
     _, variables = definition_and_variables(training_template)
@@ -155,7 +156,8 @@ def test_training_uses_the_mxnet_container_in_script_mode_with_metric_definition
 
 def test_an_environment_agnostic_stack_maps_the_images_of_every_region() -> None:
     app = cdk.App(context=cdk_json_context())
-    stack = TrainingStack(app, "Agnostic", config=load_config(cdk_json_context()), bucket_name="deeplens-x")
+    config = load_config(cdk_json_context())
+    stack = TrainingStack(app, "Agnostic", config=config.training, classes=config.classes, bucket_name="deeplens-x")
     template = Template.from_stack(stack).to_json()
     mapping = template["Mappings"]["ImageMap"]
     assert (
@@ -235,7 +237,12 @@ def test_a_configured_schedule_adds_a_scheduled_rule() -> None:
     app = cdk.App(context=cdk_json_context())
     config = load_config({**cdk_json_context(), "trainingSchedule": "rate(7 days)"})
     stack = TrainingStack(
-        app, "Scheduled", config=config, bucket_name="deeplens-x", env=cdk.Environment(region="us-east-1")
+        app,
+        "Scheduled",
+        config=config.training,
+        classes=config.classes,
+        bucket_name="deeplens-x",
+        env=cdk.Environment(region="us-east-1"),
     )
     template = Template.from_stack(stack)
     template.has_resource_properties(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.quickstart import build_demo_model
+from testbed.demo_model import build_demo_model
 from training.sample import write_sample
 
 

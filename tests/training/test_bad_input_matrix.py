@@ -27,7 +27,7 @@ from PIL import Image
 
 from tests.training.hostile import patch_member, png_bomb, zip_bomb
 from training.cli import main
-from training.split import SPLITS, read_lst
+from training_job.split import SPLITS, read_lst
 
 BUCKET = "deeplens-matrix"
 # What the bucket holds before every row: models, prepared data, edge artifacts, two datasets.

@@ -11,8 +11,8 @@ import pytest
 
 from sorter_common.artifact import SYMBOL_FILE
 from sorter_common.model_input import MEAN_RGB, STD_RGB
-from training.export import DEEPLENS_MXNET_LAYERS, UnsupportedLayerError, check_deeplens_layers, graph_layers
-from training.network import colour_transform
+from training_job.export import DEEPLENS_MXNET_LAYERS, UnsupportedLayerError, check_deeplens_layers, graph_layers
+from training_job.network import colour_transform
 
 # MXNet writes the version that saved a symbol file into it: 1.9.1 -> 10901. The README's
 # DeepLens section names this version for the device (mo.optimize needs the same MXNet).

@@ -7,10 +7,10 @@ import jsonschema
 import numpy as np
 import pytest
 
-from training import runtime
 from training.cli import main
-from training.errors import UsageError
-from training.evaluate import EVALUATION_SCHEMA, confusion_matrix, evaluate, metrics_document, plot_confusion
+from training_job import runtime
+from training_job.errors import UsageError
+from training_job.evaluate import EVALUATION_SCHEMA, confusion_matrix, evaluate, metrics_document, plot_confusion
 
 CLASSES = ["compost", "landfill", "recycling"]
 

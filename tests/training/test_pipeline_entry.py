@@ -1,4 +1,5 @@
-"""The processing steps' entry point runs the bundled code exactly as `python -m training` does."""
+"""The processing steps' entry point runs the bundled code as `python -m training_job`, the commands
+`python -m training` runs on a laptop."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from stacks.training_pipeline.source_bundle import build_bundle
-from training.pipeline_entry import unpack_bundle
+from training.sample import write_sample
+from training_job.pipeline_entry import unpack_bundle
 
-ENTRY = Path(__file__).resolve().parents[2] / "training" / "pipeline_entry.py"
+ENTRY = Path(__file__).resolve().parents[2] / "training_job" / "pipeline_entry.py"
 
 
 def test_a_step_unpacks_the_bundle_and_runs_the_training_cli_from_it(tmp_path: Path) -> None:
@@ -22,11 +24,12 @@ def test_a_step_unpacks_the_bundle_and_runs_the_training_cli_from_it(tmp_path: P
     bundle_dir.mkdir(parents=True)
     # Named as the CDK asset is in S3: its content hash and the last extension only.
     build_bundle(tmp_path / "build").replace(bundle_dir / ("5743ec" * 10 + ".gz"))
-    code_dir, out = tmp_path / "code", tmp_path / "images"
+    code_dir, images, out = tmp_path / "code", tmp_path / "images", tmp_path / "prepared"
+    write_sample(images, per_class=6, seed=0, size=64)
     env = {**os.environ, "TRASH_SORTER_BUNDLE_DIR": str(bundle_dir), "TRASH_SORTER_CODE_DIR": str(code_dir)}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
-        [sys.executable, str(ENTRY), "sample", str(out), "--per-class", "2", "--size", "64"],
+        [sys.executable, str(ENTRY), "prepare", str(images), str(out), "--split", "4/1/1"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -34,11 +37,27 @@ def test_a_step_unpacks_the_bundle_and_runs_the_training_cli_from_it(tmp_path: P
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert (code_dir / "training" / "train.py").is_file()
-    assert (
-        sorted(path.parent.name for path in out.rglob("*.jpg"))
-        == ["compost"] * 2 + ["landfill"] * 2 + ["recycling"] * 2
+    assert (code_dir / "training_job" / "train.py").is_file()
+    assert not (code_dir / "training").exists(), "the operator's command line is not shipped"
+    assert "train 12, validation 3, test 3" in result.stdout
+    assert {path.name for path in out.glob("*.lst")} == {"train.lst", "validation.lst", "test.lst"}
+
+
+def test_a_step_cannot_run_an_operator_command(tmp_path: Path) -> None:
+    bundle_dir = tmp_path / "bundle"
+    bundle_dir.mkdir()
+    build_bundle(tmp_path / "build").replace(bundle_dir / "bundle.gz")
+    env = {**os.environ, "TRASH_SORTER_BUNDLE_DIR": str(bundle_dir), "TRASH_SORTER_CODE_DIR": str(tmp_path / "code")}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [sys.executable, str(ENTRY), "upload", str(tmp_path), "s3://deeplens-x/datasets/d"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert result.returncode == 2 and "invalid choice: 'upload'" in result.stderr
 
 
 def test_a_bundle_with_an_escaping_path_is_refused(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from training import validate
 from training.cli import main
-from training.prepare import prepare_dataset
-from training.split import SPLITS, read_lst, split_counts, stratified_split
+from training_job import validate
+from training_job.prepare import prepare_dataset
+from training_job.split import SPLITS, read_lst, split_counts, stratified_split
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
@@ -220,7 +220,7 @@ def test_every_class_keeps_at_least_one_training_image(count: int, fractions: tu
 
 @pytest.mark.parametrize("image_format", validate.TRAINABLE_FORMATS)
 def test_every_format_prepare_accepts_is_one_training_decodes(image_format: str, tmp_path: Path) -> None:
-    from training.data import read_bgr
+    from training_job.data import read_bgr
 
     path = tmp_path / "image"
     Image.new("RGB", (48, 40), (10, 120, 200)).save(path, "JPEG" if image_format == "MPO" else image_format)
@@ -230,7 +230,7 @@ def test_every_format_prepare_accepts_is_one_training_decodes(image_format: str,
 
 @pytest.mark.parametrize("image_format", ["GIF", "ICO", "PCX", "TGA"])
 def test_formats_training_cannot_decode_are_refused_by_prepare(image_format: str, tmp_path: Path) -> None:
-    from training.data import read_bgr
+    from training_job.data import read_bgr
 
     path = tmp_path / "image"
     Image.new("RGB", (48, 40), (10, 120, 200)).save(path, image_format)

@@ -15,9 +15,10 @@ import pytest
 from moto import mock_aws
 from mxnet.gluon.model_zoo import vision
 
-from training import cli, data, pretrained, train
-from training.files import sha256_of
-from training.train_config import config_from_args
+from training import cli
+from training_job import data, pretrained, train
+from training_job.files import sha256_of
+from training_job.train_config import config_from_args
 
 BUCKET = "deeplens-weights-test"
 
@@ -116,7 +117,7 @@ def test_weights_refuse_a_wrong_layout_or_checksum(tmp_path: Path, capsys: pytes
 def _parse(arguments: list[str]) -> Any:
     import argparse
 
-    from training.train_config import add_arguments
+    from training_job.train_config import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

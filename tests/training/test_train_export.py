@@ -23,12 +23,12 @@ from sorter_common.artifact import ARTIFACT_FILES, LABELS_FILE, MODEL_INFO_FILE,
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import INPUT_SIZE, MEAN_RGB, STD_RGB, to_model_input
 from sorter_common.training_pipeline import ACCURACY_JSON_PATH, EVALUATION_FILE, METRIC_DEFINITIONS
-from training import archive, network, train
-from training.data import read_bgr
-from training.evaluate import CONFUSION_PNG, EVALUATION_SCHEMA, evaluate
-from training.prepare import prepare_dataset
-from training.runtime import MxnetPredictor, OnnxPredictor
-from training.split import read_lst
+from training_job import archive, network, train
+from training_job.data import read_bgr
+from training_job.evaluate import CONFUSION_PNG, EVALUATION_SCHEMA, evaluate
+from training_job.prepare import prepare_dataset
+from training_job.runtime import MxnetPredictor, OnnxPredictor
+from training_job.split import read_lst
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,7 +174,7 @@ def test_train_py_runs_as_a_plain_script(tmp_path: Path) -> None:
     # SageMaker runs `python train.py`: the file must import its package without it being installed.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("SM_")}
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "training" / "train.py"), "--help"],
+        [sys.executable, str(REPO_ROOT / "training_job" / "train.py"), "--help"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sorter_common.artifact import ARTIFACT_FILES, LABELS_FILE, MODEL_INFO_FILE
-from training import archive, dataset_zip
-from training.errors import UsageError
-from training.files import printable, safe_file_name
-from training.split import read_lst, write_lst
+from training_job import archive, dataset_zip
+from training_job.errors import UsageError
+from training_job.files import printable, safe_file_name
+from training_job.split import read_lst, write_lst
 
 HYPOTHESIS_SETTINGS = settings(
     max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "150")),

@@ -13,8 +13,8 @@ from moto import mock_aws
 from sorter_common.bucket_layout import DATASET_READY_MARKER, DATASETS_PREFIX
 from sorter_common.training_pipeline import dataset_of_prefix
 from training.cli import main
-from training.errors import UsageError
 from training.upload import MIB, parse_s3_uri, upload_folder
+from training_job.errors import UsageError
 
 BUCKET = "deeplens-trash-sorter-test"
 

@@ -2,7 +2,7 @@
 
 OUT gets images/<class>/<file> (copies of the usable images), train.lst, validation.lst and
 test.lst (im2rec format, paths relative to OUT), labels.txt, manifest.json and problems.txt.
-SRC is only read; a .zip is extracted into a temporary folder (see training.dataset_zip).
+SRC is only read; a .zip is extracted into a temporary folder (see training_job.dataset_zip).
 Prepare never deletes what it did not write: OUT must not overlap SRC, and an OUT that already
 holds files must be a previous prepare output, of which only the files its manifest lists are
 replaced.
@@ -23,11 +23,11 @@ from tqdm import tqdm
 
 from sorter_common.artifact import LABELS_FILE
 from sorter_common.classes import DEFAULT_CLASSES, format_labels, normalize_classes
-from training import dataset_zip
-from training.errors import UsageError
-from training.files import safe_file_name
-from training.split import DEFAULT_FRACTIONS, SPLITS, stratified_split, write_lst
-from training.validate import (
+from training_job import dataset_zip
+from training_job.errors import UsageError
+from training_job.files import safe_file_name
+from training_job.split import DEFAULT_FRACTIONS, SPLITS, stratified_split, write_lst
+from training_job.validate import (
     DEFAULT_MIN_PER_CLASS,
     DEFAULT_MIN_SIDE,
     GoodImage,

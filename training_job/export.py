@@ -16,7 +16,7 @@ import numpy as np
 
 from sorter_common.artifact import MODEL_PREFIX, ONNX_FILE, PARAMS_FILE, SYMBOL_FILE
 from sorter_common.model_input import INPUT_SIZE
-from training.network import EdgeClassifier, WithSoftmax
+from training_job.network import EdgeClassifier, WithSoftmax
 
 # "Supporting MXNet Layers", AWS DeepLens Developer Guide (archived):
 # https://docs.aws.amazon.com/deeplens/latest/dg/deeplens-supported-frameworks-mxnet-layers.html

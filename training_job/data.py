@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from sorter_common.model_input import to_model_input
-from training.split import read_lst
+from training_job.split import read_lst
 
 if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
     from numpy.typing import NDArray

@@ -80,10 +80,10 @@ def build_demo_model(
 
 
 def _build(folder: Path, parameters: dict[str, Any], progress: bool) -> None:
-    from training.prepare import prepare_dataset
     from training.sample import write_sample
-    from training.train import train
-    from training.train_config import TrainConfig
+    from training_job.prepare import prepare_dataset
+    from training_job.train import train
+    from training_job.train_config import TrainConfig
 
     seed = int(parameters["seed"])
     write_sample(folder / "sample", DEFAULT_CLASSES, int(parameters["per_class"]), seed=seed, progress=progress)
@@ -114,7 +114,7 @@ def build_full_resolution_model(workdir: Path | None = None, architecture: str =
     """
     import mxnet as mx
 
-    from training import archive, export, network
+    from training_job import archive, export, network
 
     workdir = workdir or Path(tempfile.gettempdir()) / f"trash-sorter-full-{architecture}-r{RECIPE}"
     target = workdir / "model" / ARCHIVE_NAME

@@ -27,7 +27,7 @@ class TrainConfig:
     output_data_dir: Path | None = None
     architecture: str = DEFAULT_ARCHITECTURE
     pretrained: bool = True
-    # The weights file (Gluon zoo layout) when pretrained; see training/pretrained.py.
+    # The weights file (Gluon zoo layout) when pretrained; see training_job/pretrained.py.
     pretrained_weights: Path | None = None
     epochs: int = 10
     batch_size: int = 32
@@ -172,7 +172,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def _pretrained_weights(args: argparse.Namespace) -> Path:
     """The weights file to start from: --pretrained-weights, else SageMaker's pretrained channel,
     checked against --pretrained-sha256 (always in SageMaker: the channel is a bucket prefix)."""
-    from training import pretrained
+    from training_job import pretrained
 
     if args.pretrained_weights is not None:
         path = Path(args.pretrained_weights)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from sorter_common.training_pipeline import ARCHITECTURES, pretrained_weights_file
-from training.errors import UsageError
-from training.files import sha256_of
+from training_job.errors import UsageError
+from training_job.files import sha256_of
 
 WEIGHTS_COMMAND = "python -m training weights s3://deeplens-<your-bucket>"
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")

@@ -21,9 +21,9 @@ from sorter_common.artifact import LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import to_model_input
 from sorter_common.training_pipeline import EVALUATION_FILE
-from training import archive, data, runtime
-from training.errors import UsageError
-from training.split import read_lst
+from training_job import archive, data, runtime
+from training_job.errors import UsageError
+from training_job.split import read_lst
 
 if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
     from numpy.typing import NDArray

@@ -1,7 +1,8 @@
 """Entry point of the pipeline's processing steps (Prepare, Evaluate) in the MXNet container.
 
 SageMaker mounts the bundled training code (sourcedir.tar.gz) as an input; this unpacks it and
-runs `python -m training <command> ...`, so a pipeline step runs exactly the code a laptop runs.
+runs `python -m training_job <command> ...`: the same commands a laptop runs as
+`python -m training <command>`.
 Nothing is installed: the jobs run with network isolation, and everything the code imports is in
 the MXNet 1.9 image (Python 3.8, numpy<1.20, onnx 1.8.1, tqdm, matplotlib, OpenCV, Pillow).
 """
@@ -38,7 +39,7 @@ def unpack_bundle(bundle_dir: Path, code_dir: Path) -> Path:
 def main(argv: Optional[List[str]] = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     code_dir = unpack_bundle(BUNDLE_DIR, CODE_DIR)
-    return subprocess.call([sys.executable, "-m", "training", *arguments], cwd=str(code_dir))
+    return subprocess.call([sys.executable, "-m", "training_job", *arguments], cwd=str(code_dir))
 
 
 if __name__ == "__main__":

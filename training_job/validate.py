@@ -14,7 +14,7 @@ from typing import Sequence
 from PIL import Image, UnidentifiedImageError
 
 from sorter_common.bucket_layout import DATASET_READY_MARKER
-from training.files import is_inside, printable, regular_files, sha256_of
+from training_job.files import is_inside, printable, regular_files, sha256_of
 
 # Files an OS or an archiver leaves behind; they are not data, so they are not reported.
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}

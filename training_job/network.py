@@ -22,7 +22,7 @@ from mxnet.gluon.model_zoo import vision
 
 from sorter_common.model_input import MEAN_RGB, STD_RGB
 from sorter_common.training_pipeline import ARCHITECTURES
-from training.train_config import DEFAULT_ARCHITECTURE, DOWNSCALES
+from training_job.train_config import DEFAULT_ARCHITECTURE, DOWNSCALES
 
 if TYPE_CHECKING:  # numpy.typing only for type checking: the MXNet container has an older numpy
     from numpy.typing import NDArray
@@ -96,7 +96,7 @@ def build_network(
     downscale: int = 1,
 ) -> EdgeClassifier:
     """A ResNet with the ImageNet weights of the file `pretrained` (Gluon zoo layout, see
-    training.pretrained), or random initial weights when it is None or False. Nothing is
+    training_job.pretrained), or random initial weights when it is None or False. Nothing is
     downloaded: the zoo's host is retired."""
     if downscale not in DOWNSCALES:
         raise ValueError(f"downscale {downscale} is not one of {DOWNSCALES}")
@@ -108,7 +108,7 @@ def build_network(
     if pretrained is True:
         raise ValueError("pretrained weights come from a file: pass its path (python -m training weights)")
     if pretrained:
-        from training.pretrained import load_backbone
+        from training_job.pretrained import load_backbone
 
         backbone = load_backbone(architecture, Path(pretrained), contexts)
     else:

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
-    # Run as a script (SageMaker: `python training/train.py ...` from the bundled source
-    # folder): make the folder holding the training and sorter_common packages importable.
+    # Run as a script (SageMaker: `python training_job/train.py ...` from the bundled source
+    # folder): make the folder holding the training_job and sorter_common packages importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
@@ -35,9 +35,9 @@ from tqdm import tqdm
 from sorter_common.artifact import ARCHIVE_NAME, LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import INPUT_SIZE
-from training import archive, data, export, network
-from training.errors import UsageError
-from training.train_config import TrainConfig, add_arguments, config_from_args, drop_unknown_options
+from training_job import archive, data, export, network
+from training_job.errors import UsageError
+from training_job.train_config import TrainConfig, add_arguments, config_from_args, drop_unknown_options
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sorter_common.artifact import (
 from sorter_common.classes import format_labels, parse_labels
 from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, MEAN_RGB, STD_RGB
 from sorter_common.reproducible_tar import tar_gz_bytes
-from training.errors import UsageError
+from training_job.errors import UsageError
 
 MODEL_INFO_VERSION = 1
 # No artifact file is anywhere near this (ResNet-50's params are about 100 MB): a bigger member

@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from training.errors import UsageError
+from training_job.errors import UsageError
 
 GIB = 1024**3
 # What a dataset zip may expand to, at most: a photo dataset compresses hardly at all (JPEG is
