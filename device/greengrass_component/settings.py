@@ -81,12 +81,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _flag_options(setting: Setting) -> dict[str, Any]:
     text = setting.help
+    options: dict[str, Any] = {"dest": setting.field, "type": setting.kind, "metavar": setting.flag[2:].upper()}
     if setting.key:
         text += f" (configuration {setting.key})"
     if setting.default is None:
-        return {"dest": setting.field, "type": setting.kind, "required": True, "help": text}
-    text += " (default: %(default)s)"
-    return {"dest": setting.field, "type": setting.kind, "default": setting.default, "help": text}
+        return {**options, "required": True, "help": text}
+    return {**options, "default": setting.default, "help": text + " (default: %(default)s)"}
 
 
 def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
