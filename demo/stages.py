@@ -131,7 +131,8 @@ def train(state: RunState) -> None:
 
 def export_check(state: RunState) -> None:
     """model.tar.gz holds the contract's files, and MXNet and ONNX Runtime agree on held-out frames."""
-    from training_job import archive, runtime
+    from edge_core.backends import MxnetBackend, OnnxBackend
+    from training_job import archive
     from training_job.data import read_bgr
     from training_job.split import read_lst
 
@@ -146,8 +147,8 @@ def export_check(state: RunState) -> None:
     test_rows = read_lst(state.path("data", "test.lst"))
     rows = test_rows[:: max(1, len(test_rows) // EXPORT_CHECK_FRAMES)][:EXPORT_CHECK_FRAMES]  # across classes
     batch = np.concatenate([to_model_input(read_bgr(state.path("data", relative))) for _, relative in rows])
-    mxnet_p = runtime.MxnetPredictor(folder).predict(batch)
-    onnx_p = runtime.OnnxPredictor(folder).predict(batch)
+    mxnet_p = MxnetBackend(str(folder)).infer_batch(batch)
+    onnx_p = OnnxBackend(str(folder)).infer_batch(batch)
     agree = int((mxnet_p.argmax(axis=1) == onnx_p.argmax(axis=1)).sum())
     difference = float(np.abs(mxnet_p - onnx_p).max())
     state.export_check = {"frames": len(rows), "top1_agree": agree, "max_abs_difference": difference,

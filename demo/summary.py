@@ -21,7 +21,7 @@ from typing import Any
 
 from device.pi_subscriber.config import DEFAULT_BINS
 from device.pi_subscriber.patterns import decision_frame
-from edge_core.defaults import DEFAULT_WINDOW
+from edge_core.settings import default
 from sorter_common.classes import UNSURE
 from testbed.emu_screen import as_rgb565
 
@@ -54,7 +54,7 @@ def shown_by_seq(events: Sequence[Event]) -> dict[int, Event]:
 
 def score(
     frames: Sequence[Frame], shown: Mapping[int, Event], published: Mapping[int, Mapping[str, Any]],
-    window: int = DEFAULT_WINDOW,
+    window: int = default("window"),
 ) -> dict[str, Any]:
     """Counts, accuracies and latencies; seq n is frame n-1 (one message per frame, in order)."""
     per_bin = Counter(str(event["label"]) for event in shown.values())

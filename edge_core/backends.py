@@ -2,7 +2,9 @@
 
 ONNX Runtime (the Greengrass V2 component and the demo), MXNet (the training side, and a
 DeepLens fallback) and DeepLens's own awscam.Model behind mo.optimize. Every runtime is
-imported inside its backend, so a device only needs the one it uses.
+imported inside its backend, so a device only needs the one it uses. The ONNX Runtime and MXNet
+backends also take a batch of model inputs: the evaluation (training/evaluate.py) measures the
+model through these same backends.
 """
 
 from __future__ import annotations
@@ -30,7 +32,19 @@ class Backend(abc.ABC):
         """Scores for one HxWx3 uint8 BGR frame of any size."""
 
 
-class OnnxBackend(Backend):
+class BatchBackend(Backend):
+    """A backend that also runs a batch of model inputs (Nx3x224x224 float32 BGR 0..255)."""
+
+    @abc.abstractmethod
+    def infer_batch(self, batch: NDArray[Any]) -> NDArray[Any]:
+        """Scores, one row per input."""
+
+    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
+        first: NDArray[Any] = self.infer_batch(to_model_input(frame))[0]
+        return first
+
+
+class OnnxBackend(BatchBackend):
     name = "onnxruntime"
 
     def __init__(self, model_dir: str, threads: int = 0) -> None:
@@ -39,6 +53,9 @@ class OnnxBackend(Backend):
         path = require_file(model_dir, ONNX_FILE)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # the exporter's leftover-initializer warnings are not actionable
+        # No busy-waiting between operators: on a small edge CPU shared with the camera thread
+        # (or a busy build machine) spinning threads steal the cores the next operator needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:
@@ -47,13 +64,13 @@ class OnnxBackend(Backend):
             raise ModelFilesError(f"cannot load {ONNX_FILE}: {error}") from None
         self._input = self.session.get_inputs()[0].name
 
-    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
-        outputs = self.session.run(None, {self._input: to_model_input(frame)})
-        first: NDArray[Any] = np.asarray(outputs[0])[0]
-        return first
+    def infer_batch(self, batch: NDArray[Any]) -> NDArray[Any]:
+        outputs = self.session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})
+        scores: NDArray[Any] = np.asarray(outputs[0])
+        return scores
 
 
-class MxnetBackend(Backend):
+class MxnetBackend(BatchBackend):
     name = "mxnet"
 
     def __init__(self, model_dir: str) -> None:
@@ -72,9 +89,9 @@ class MxnetBackend(Backend):
         self._block.hybridize(static_alloc=True)
         self._nd = mx.nd
 
-    def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
-        first: NDArray[Any] = np.asarray(self._block(self._nd.array(to_model_input(frame))).asnumpy())[0]
-        return first
+    def infer_batch(self, batch: NDArray[Any]) -> NDArray[Any]:
+        scores: NDArray[Any] = np.asarray(self._block(self._nd.array(batch, dtype="float32")).asnumpy())
+        return scores
 
 
 class DeepLensBackend(Backend):
@@ -118,7 +135,16 @@ BACKENDS: Dict[str, Callable[[str], Backend]] = {
 }
 
 
+BATCH_BACKENDS: Dict[str, Callable[[str], BatchBackend]] = {"onnxruntime": OnnxBackend, "mxnet": MxnetBackend}
+
+
 def load_backend(name: str, model_dir: str) -> Backend:
     if name not in BACKENDS:
         raise ValueError(f"backend {name!r} is not one of {sorted(BACKENDS)}")
     return BACKENDS[name](model_dir)
+
+
+def load_batch_backend(name: str, model_dir: str) -> BatchBackend:
+    if name not in BATCH_BACKENDS:
+        raise ValueError(f"backend {name!r} is not one of {sorted(BATCH_BACKENDS)}")
+    return BATCH_BACKENDS[name](model_dir)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S
+from edge_core.settings import default
 
 
 class PublishPolicy:
     def __init__(
-        self, heartbeat_s: float = DEFAULT_HEARTBEAT_S, min_interval_s: float = DEFAULT_MIN_INTERVAL_S
+        self, heartbeat_s: float = default("heartbeat_s"), min_interval_s: float = default("min_interval_s")
     ) -> None:
         if heartbeat_s <= 0 or min_interval_s < 0 or min_interval_s > heartbeat_s:
             raise ValueError("need heartbeat_s > 0 and 0 <= min_interval_s <= heartbeat_s")

@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-from edge_core.defaults import DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.settings import default
 from sorter_common.classes import UNSURE
 
 
@@ -26,7 +26,7 @@ class Decision(NamedTuple):
 
 class Smoother:
     def __init__(
-        self, labels: Sequence[str], window: int = DEFAULT_WINDOW, threshold: float = DEFAULT_THRESHOLD
+        self, labels: Sequence[str], window: int = default("window"), threshold: float = default("threshold")
     ) -> None:
         if window < 1:
             raise ValueError("the smoothing window must be at least one frame")

@@ -8,7 +8,7 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.settings import deeplens_environment
 from sorter_common.topics import predictions_topic, status_topic
 from stacks.config import DeepLensConfig, thing_name_of
 from stacks.constructs.deeplens_function import MEMORY_MB, DeepLensFunction
@@ -58,11 +58,8 @@ class DeepLensStack(Stack):
             memory_mb=MEMORY_MB,
             environment={
                 "THING_NAME": thing_name,
-                "TOPIC_PREFIX": topic_prefix,
-                "CONFIDENCE_THRESHOLD": str(DEFAULT_THRESHOLD),
-                "SMOOTHING_WINDOW": str(DEFAULT_WINDOW),
-                "HEARTBEAT_SECONDS": str(DEFAULT_HEARTBEAT_S),
-                "MIN_INTERVAL_SECONDS": str(DEFAULT_MIN_INTERVAL_S),
+                # The tuning the Greengrass V2 recipe configures, at the same declared defaults.
+                **deeplens_environment({"topic_prefix": topic_prefix}),
             },
             publish_topics=topics,
         )

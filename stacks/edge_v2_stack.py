@@ -21,7 +21,7 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from edge_core.defaults import DEFAULT_HEARTBEAT_S, DEFAULT_MIN_INTERVAL_S, DEFAULT_THRESHOLD, DEFAULT_WINDOW
+from edge_core.settings import component_configuration
 from sorter_common.greengrass_components import (
     APPLICATION_COMPONENT,
     DEPLOYMENT_NAME,
@@ -68,14 +68,9 @@ class EdgeV2Stack(Stack):
             "Inference",
             bucket=bucket,
             topic_prefix=topic_prefix,
+            # Every other setting at its declared default (edge_core.settings), and the corrections'.
             configuration={
-                "Source": config.frame_source,
-                "TopicPrefix": topic_prefix,
-                "ConfidenceThreshold": DEFAULT_THRESHOLD,
-                "SmoothingWindow": DEFAULT_WINDOW,
-                "HeartbeatSeconds": DEFAULT_HEARTBEAT_S,
-                "MinIntervalSeconds": DEFAULT_MIN_INTERVAL_S,
-                "QueueFrames": 2,
+                **component_configuration({"source": config.frame_source, "topic_prefix": topic_prefix}),
                 "CorrectionCapture": config.correction_capture,
                 "UnsureSamplePerHour": config.unsure_sample_per_hour,
                 "CorrectionDataset": config.correction_dataset,

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from stacks.config import SETTINGS
+from tools import edge_settings_table
 
 
 def readme(project_root: Path) -> str:
@@ -28,3 +29,9 @@ def test_the_two_commands_come_first_and_ci_runs_the_test_command(project_root: 
     text = readme(project_root)
     assert text.index("make synth") < text.index("## Deploying")
     assert "make test" in (project_root / ".ci" / "run").read_text()
+
+
+def test_the_edge_settings_table_is_the_one_generated_from_their_declaration(project_root: Path) -> None:
+    assert edge_settings_table.readme_block(readme(project_root)) == edge_settings_table.table(), (
+        "README's edge settings differ from edge_core/settings.py: run `python -m tools.edge_settings_table --write`"
+    )

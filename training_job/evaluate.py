@@ -17,17 +17,21 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from edge_core.backends import BatchBackend, load_batch_backend
 from sorter_common.artifact import LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import to_model_input
 from sorter_common.training_pipeline import EVALUATION_FILE
-from training_job import archive, data, runtime
+from training_job import archive, data
 from training_job.errors import UsageError
 from training_job.split import read_lst
 
 if TYPE_CHECKING:  # numpy.typing needs numpy 1.20+, which the MXNet container may not have
     from numpy.typing import NDArray
 
+# The evaluation's runtime names (`--runtime`, evaluation.json's "runtime") -> the edge's backends,
+# so the model is measured through the very code the cameras run.
+RUNTIMES = {"mxnet": "mxnet", "onnx": "onnxruntime"}
 CONFUSION_PNG = "confusion_matrix.png"
 EVALUATION_VERSION = 1
 
@@ -56,7 +60,7 @@ EVALUATION_SCHEMA: dict[str, Any] = {
     "properties": {
         "version": {"const": EVALUATION_VERSION},
         "model_version": {"type": "string"},
-        "runtime": {"enum": list(runtime.RUNTIMES)},
+        "runtime": {"enum": list(RUNTIMES)},
         "split": {"type": "string"},
         "classes": {"type": "array", "items": {"type": "string"}, "minItems": 2},
         "count": {"type": "integer", "minimum": 1},
@@ -186,13 +190,13 @@ def plot_confusion(matrix: NDArray[Any], classes: Sequence[str], path: Path, tit
 
 
 def predict_files(
-    predictor: runtime.Predictor, paths: Sequence[Path], batch_size: int = 16, progress: bool = True
+    backend: BatchBackend, paths: Sequence[Path], batch_size: int = 16, progress: bool = True
 ) -> NDArray[Any]:
     """Probabilities for image files, each decoded and resized exactly as the edge does it."""
     outputs: list[NDArray[Any]] = []
     for start in tqdm(range(0, len(paths), batch_size), desc="evaluate", unit="batch", disable=not progress):
         batch = np.concatenate([to_model_input(data.read_bgr(path)) for path in paths[start : start + batch_size]])
-        outputs.append(predictor.predict(batch))
+        outputs.append(backend.infer_batch(batch))
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 
 
@@ -213,9 +217,11 @@ def _last_line(error: Exception) -> str:
     return last.split("MXNetError: ", 1)[-1]
 
 
-def _load(model_tar: Path, model_dir: Path, runtime_name: str) -> runtime.Predictor:
+def _load(model_tar: Path, model_dir: Path, runtime_name: str) -> BatchBackend:
+    if runtime_name not in RUNTIMES:
+        raise ValueError(f"runtime {runtime_name!r} is not one of {tuple(RUNTIMES)}")
     try:
-        return runtime.load_predictor(model_dir, runtime_name)
+        return load_batch_backend(RUNTIMES[runtime_name], str(model_dir))
     except Exception as error:  # MXNetError, onnxruntime's InvalidProtobuf/Fail: each library its own type
         reason = _last_line(error)
         raise UsageError(
@@ -252,9 +258,9 @@ def evaluate(
         outside = sorted({label for label, _ in rows if not 0 <= label < len(classes)})
         if outside:
             raise UsageError(f"{lst} has label {outside[0]}, but {LABELS_FILE} lists {len(classes)} classes")
-        predictor = _load(model_tar, Path(scratch), runtime_name)
+        backend = _load(model_tar, Path(scratch), runtime_name)
         try:
-            probabilities = predict_files(predictor, [data_dir / relative for _, relative in rows], progress=progress)
+            probabilities = predict_files(backend, [data_dir / relative for _, relative in rows], progress=progress)
         except ValueError:
             raise  # an image that cannot be decoded: its own one-line message
         except Exception as error:  # the runtime failing on the graph (say params of another shape)

@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from edge_core.settings import configured
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX
 from sorter_common.greengrass_components import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
 from sorter_common.topics import corrections_topic
@@ -43,15 +44,11 @@ def component_archive_files() -> list[tuple[str, Any]]:
 # as plain text before `sh -c` runs a script, so a frame source like rtsp://u:pa'ss@cam/$(reboot)
 # written into the script itself would be shell code. Setenv is substituted the same way
 # (KernelConfigResolver interpolates the whole Lifecycle), but an environment value is never parsed.
-# Environment variable -> the component's flag it feeds, and the configuration key behind it.
-CONFIGURATION_FLAGS = (
-    ("TRASH_SORTER_SOURCE", "--source", "Source"),
-    ("TRASH_SORTER_TOPIC_PREFIX", "--topic-prefix", "TopicPrefix"),
-    ("TRASH_SORTER_THRESHOLD", "--threshold", "ConfidenceThreshold"),
-    ("TRASH_SORTER_WINDOW", "--window", "SmoothingWindow"),
-    ("TRASH_SORTER_HEARTBEAT", "--heartbeat", "HeartbeatSeconds"),
-    ("TRASH_SORTER_MIN_INTERVAL", "--min-interval", "MinIntervalSeconds"),
-    ("TRASH_SORTER_QUEUE_FRAMES", "--queue-frames", "QueueFrames"),
+# Environment variable -> the component's flag it feeds, and the configuration key behind it:
+# one per configured setting of edge_core.settings, in its order.
+CONFIGURATION_FLAGS = tuple((setting.run_variable, setting.flag, setting.key) for setting in configured())
+# The correction settings (device/greengrass_component/corrections.py) the recipe also carries.
+CONFIGURATION_FLAGS += (
     ("TRASH_SORTER_CORRECTION_CAPTURE", "--correction-capture", "CorrectionCapture"),
     ("TRASH_SORTER_UNSURE_SAMPLE", "--unsure-sample-per-hour", "UnsureSamplePerHour"),
     ("TRASH_SORTER_DATASET", "--dataset", "CorrectionDataset"),

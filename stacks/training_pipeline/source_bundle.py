@@ -15,12 +15,13 @@ from sorter_common.atomic_build import build_once
 from sorter_common.reproducible_tar import tar_gz_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# What SageMaker's script mode and the processing steps need: the container's package and the
-# shared contracts it imports; never the operator's command line (training/) or test scaffolding.
-# No requirements.txt: the toolkit would pip-install it when the job starts, which network
-# isolation forbids and which could lift the image's numpy past its MXNet.
+# What SageMaker's script mode and the processing steps need: the container's package, the shared
+# contracts it imports and the edge's inference core (the Evaluate step runs the edge's backends);
+# never the operator's command line (training/) or test scaffolding. No requirements.txt: the
+# toolkit would pip-install it when the job starts, which network isolation forbids and which
+# could lift the image's numpy past its MXNet.
 # Everything the code imports is in the MXNet 1.9 image (rehearse/pipeline/image-requirements.txt).
-BUNDLED_PACKAGES = ("training_job", "sorter_common")
+BUNDLED_PACKAGES = ("training_job", "sorter_common", "edge_core")
 BUNDLE_NAME = "sourcedir.tar.gz"
 _SKIPPED_PARTS = ("__pycache__", ".mypy_cache", ".pytest_cache")
 

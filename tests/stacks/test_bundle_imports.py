@@ -1,6 +1,6 @@
 """The code bundle needs nothing the MXNet 1.9 image lacks: its jobs install nothing and fetch nothing.
 
-Every third-party module that training_job/ and sorter_common/ import must come from a distribution
+Every third-party module that training_job/, sorter_common/ and edge_core/ import must come from a distribution
 pinned in the image's package list (rehearse/pipeline/image-requirements.txt); `make rehearse`
 then runs them there. A new dependency the image lacks has to be vendored into the bundle,
 built for Python 3.8, never pip-installed when a job starts.
@@ -22,6 +22,9 @@ OPERATOR_ONLY = {"botocore"}
 # Only `evaluate --runtime onnx` imports it, a laptop parity check the pipeline's Evaluate step never
 # asks for (its arguments name no runtime: MXNet, the image's own).
 LOCAL_ONLY = {"onnxruntime"}
+# Only edge_core's DeepLens backend and camera import these (inside them, on a DeepLens); the
+# Evaluate step uses its MXNet backend.
+DEEPLENS_ONLY = {"awscam", "mo"}
 
 
 def _imported_top_levels(path: Path) -> set[str]:
@@ -47,7 +50,7 @@ def test_every_module_the_bundle_imports_is_in_the_image(project_root: Path) -> 
     third_party = imported - set(sys.stdlib_module_names) - set(BUNDLED_PACKAGES) - {"__future__"}
     missing = {
         module
-        for module in third_party - OPERATOR_ONLY - LOCAL_ONLY
+        for module in third_party - OPERATOR_ONLY - LOCAL_ONLY - DEEPLENS_ONLY
         if DISTRIBUTION_OF.get(module, module).lower().replace("_", "-") not in pinned
     }
     assert not missing, f"not in the MXNet image: {sorted(missing)}; vendor them into the bundle (Python 3.8)"

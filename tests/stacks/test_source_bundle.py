@@ -28,16 +28,17 @@ def test_the_bundle_holds_the_entry_point_its_imports_and_requirements(tmp_path:
     assert {(member.mtime, member.uid, member.gid, member.mode) for member in members} == {(0, 0, 0, 0o644)}
 
 
-def test_the_bundle_is_exactly_the_container_package_and_the_shared_contracts(
+def test_the_bundle_is_exactly_the_container_package_the_shared_contracts_and_the_edge_backends(
     tmp_path: Path, project_root: Path
 ) -> None:
     # Not the operator's command line (training/), not test scaffolding (testbed/): only what a job runs.
     with tarfile.open(build_bundle(tmp_path)) as archive:
         names = archive.getnames()
-    assert {name.split("/")[0] for name in names} == {"training_job", "sorter_common"}
+    # edge_core too: the Evaluate step measures models through the edge's own backends.
+    assert {name.split("/")[0] for name in names} == {"training_job", "sorter_common", "edge_core"}
     expected = {
         path.relative_to(project_root).as_posix()
-        for package in ("training_job", "sorter_common")
+        for package in ("training_job", "sorter_common", "edge_core")
         for path in (project_root / package).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }

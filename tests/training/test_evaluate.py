@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from training.cli import main
-from training_job import runtime
+from training_job import evaluate as evaluate_module
 from training_job.errors import UsageError
 from training_job.evaluate import EVALUATION_SCHEMA, confusion_matrix, evaluate, metrics_document, plot_confusion
 
@@ -73,10 +73,10 @@ def test_a_model_that_loads_but_fails_to_run_is_one_line(
     class Broken:
         name = "onnx"
 
-        def predict(self, batch: object) -> object:
+        def infer_batch(self, batch: object) -> object:
             raise RuntimeError("Traceback (most recent call last):\n  File x\nShape mismatch: (3, 512) vs (4, 512)")
 
-    monkeypatch.setattr(runtime, "load_predictor", lambda folder, name: Broken())
+    monkeypatch.setattr(evaluate_module, "load_batch_backend", lambda name, folder: Broken())
     assert main(["evaluate", str(demo_model), str(demo_data), str(tmp_path / "out"), "--runtime", "onnx"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
     assert err == [

@@ -19,6 +19,7 @@ import onnx
 import pytest
 from mxnet.gluon.model_zoo import vision
 
+from edge_core.backends import MxnetBackend, OnnxBackend
 from sorter_common.artifact import ARTIFACT_FILES, LABELS_FILE, MODEL_INFO_FILE, ONNX_FILE, SYMBOL_FILE
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import INPUT_SIZE, MEAN_RGB, STD_RGB, to_model_input
@@ -27,7 +28,6 @@ from training_job import archive, network, train
 from training_job.data import read_bgr
 from training_job.evaluate import CONFUSION_PNG, EVALUATION_SCHEMA, evaluate
 from training_job.prepare import prepare_dataset
-from training_job.runtime import MxnetPredictor, OnnxPredictor
 from training_job.split import read_lst
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,13 +56,13 @@ def test_mxnet_and_onnx_runtime_agree_on_every_test_image(demo_model: Path, demo
     frames = np.concatenate(
         [frames, np.random.RandomState(0).uniform(0, 255, (4, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)]
     )
-    by_mxnet = MxnetPredictor(tmp_path).predict(frames)
-    by_onnx = OnnxPredictor(tmp_path).predict(frames)
+    by_mxnet = MxnetBackend(str(tmp_path)).infer_batch(frames)
+    by_onnx = OnnxBackend(str(tmp_path)).infer_batch(frames)
     assert by_mxnet.shape == by_onnx.shape == (len(frames), len(DEFAULT_CLASSES))
     np.testing.assert_array_equal(by_mxnet.argmax(axis=1), by_onnx.argmax(axis=1))
     assert float(np.abs(by_mxnet - by_onnx).max()) <= 1e-4
     np.testing.assert_allclose(by_onnx.sum(axis=1), 1.0, atol=1e-5)  # probabilities, not logits
-    single = OnnxPredictor(tmp_path).predict(frames[:1])  # the edge sends one frame at a time
+    single = OnnxBackend(str(tmp_path)).infer_batch(frames[:1])  # the edge sends one frame at a time
     np.testing.assert_allclose(single, by_onnx[:1], atol=1e-5)
 
 
