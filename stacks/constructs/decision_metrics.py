@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -14,7 +13,7 @@ from constructs import Construct
 from sorter_common.classes import UNSURE
 from sorter_common.message import SCHEMA_VERSION
 from sorter_common.topics import all_predictions_filter
-from stacks.nag import acknowledge
+from stacks.constructs.iot_rule_roles import rule_errors_role, rule_metrics_role
 
 
 def decision_rule_sql(topic_prefix: str, labels: Sequence[str]) -> str:
@@ -38,36 +37,11 @@ class DecisionMetrics(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.labels = (*classes, UNSURE)
-        # The IoT principal, only on behalf of this account's rules (no confused deputy).
-        iot_principal = iam.ServicePrincipal(
-            "iot.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-        )
-
-        metrics_role = iam.Role(self, "MetricsRole", assumed_by=iot_principal, description="IoT rule: put decisions")
-        metrics_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
-            )
-        )
-        acknowledge(
-            metrics_role,
-            "AwsSolutions-IAM5",
-            "cloudwatch:PutMetricData has no resource-level permissions; the role is limited to the "
-            f"{namespace} namespace by the cloudwatch:namespace condition instead.",
-            findings=("Resource::*",),
-        )
+        put_role = rule_metrics_role(self, namespace=namespace, description="IoT rule: put decisions")
 
         # Where the rule reports actions that failed (throttling, a missing permission).
         self.error_log_group = logs.LogGroup(self, "RuleErrors", retention=log_retention)
-        errors_role = iam.Role(self, "ErrorsRole", assumed_by=iot_principal, description="IoT rule: log errors")
-        errors_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                resources=[self.error_log_group.log_group_arn],
-            )
-        )
+        errors_role = rule_errors_role(self, log_group=self.error_log_group)
 
         self.rule = iot.CfnTopicRule(
             self,
@@ -85,7 +59,7 @@ class DecisionMetrics(Construct):
                             metric_name="${label}",
                             metric_value="1",
                             metric_unit="Count",
-                            role_arn=metrics_role.role_arn,
+                            role_arn=put_role.role_arn,
                         )
                     )
                 ],

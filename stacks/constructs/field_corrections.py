@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -28,7 +27,7 @@ from sorter_common.correction import (
     pair_metric_name,
 )
 from sorter_common.topics import all_corrections_filter
-from stacks.nag import acknowledge
+from stacks.constructs.iot_rule_roles import rule_errors_role, rule_metrics_role
 
 
 def correction_upload_keys(*, dataset: str, classes: Sequence[str], capture: bool, unsure: bool) -> tuple[str, ...]:
@@ -62,31 +61,8 @@ class FieldCorrections(Construct):
         dashboard: cloudwatch.Dashboard,
     ) -> None:
         super().__init__(scope, id_)
-        iot_principal = iam.ServicePrincipal(
-            "iot.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-        )
-        role = iam.Role(self, "MetricsRole", assumed_by=iot_principal, description="IoT rule: put corrections")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
-            )
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5",
-            "cloudwatch:PutMetricData has no resource-level permissions; the role is limited to the "
-            f"{namespace} namespace by the cloudwatch:namespace condition instead.",
-            findings=("Resource::*",),
-        )
-        errors_role = iam.Role(self, "ErrorsRole", assumed_by=iot_principal, description="IoT rule: log errors")
-        errors_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                resources=[error_log_group.log_group_arn],
-            )
-        )
+        role = rule_metrics_role(self, namespace=namespace, description="IoT rule: put corrections")
+        errors_role = rule_errors_role(self, log_group=error_log_group)
 
         def count(metric_name: str) -> iot.CfnTopicRule.ActionProperty:
             return iot.CfnTopicRule.ActionProperty(
