@@ -83,11 +83,6 @@ class PipelineSettings:
     classes: tuple[str, ...]
     training: TrainingConfig
 
-    @property
-    def training_instance_type(self) -> str:
-        """The instance type the images are chosen for (the definition cache asks for it)."""
-        return self.training.instance_type
-
 
 def _session(region: str) -> Any:
     import boto3

@@ -44,7 +44,7 @@ def _generate(settings: PipelineSettings) -> GeneratedPipeline:
     return GeneratedPipeline(
         definition=definition.build_definition(settings),
         images_by_region={
-            region: images.images_for(region, settings.training_instance_type) for region in images.supported_regions()
+            region: images.images_for(region, settings.training.instance_type) for region in images.supported_regions()
         },
     )
 
