@@ -12,9 +12,12 @@ No heavy imports: the CDK stacks import this module at synth time, and it travel
 
 from __future__ import annotations
 
+import argparse
+import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX, topic_level_problem
+from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DEFAULT_DATASET
 
 GREENGRASS_V2 = "greengrass-v2"
 DEEPLENS = "deeplens"
@@ -27,6 +30,23 @@ RUN_VARIABLE_PREFIX = "TRASH_SORTER_"
 def _topic_prefix_problem(value: Any) -> str:
     problems = [topic_level_problem(level) for level in str(value).split("/")]
     return next((problem for problem in problems if problem), "")
+
+
+def parse_switch(text: str) -> bool:
+    """A configuration switch as the recipe hands it over ("true"/"false"), or on/off, yes/no, 1/0."""
+    value = text.strip().lower()
+    if value in ("true", "on", "yes", "1"):
+        return True
+    if value in ("false", "off", "no", "0", ""):
+        return False
+    # argparse prints this message as it is (a flag's type error); no environment carries a switch.
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _dataset_problem(value: Any) -> str:
+    if re.match(DATASET_NAME_PATTERN, str(value)):
+        return ""
+    return "is not a dataset name (letters, digits, inner hyphens)"
 
 
 class Setting(NamedTuple):
@@ -126,6 +146,46 @@ SETTINGS = (
     Setting(
         "threads", int, 0, "ONNX Runtime intra-op threads (0: its default)", flag="--threads", minimum=0,
     ),
+    # "Wrong bin?" (device/greengrass_component/corrections.py): both switches off by default, and
+    # then nothing is kept, subscribed to or uploaded (README "Privacy").
+    Setting(
+        "correction_capture", parse_switch, False,
+        "upload the frame behind a decision the person at the bin corrected or confirmed; "
+        "the stack sets it from greengrassCorrectionCapture",
+        flag="--correction-capture", key="CorrectionCapture", allowed="true or false",
+    ),
+    Setting(
+        "unsure_sample_per_hour", float, 0.0,
+        "upload at most this many frames per hour the camera was unsure about (0: never); "
+        "the stack sets it from greengrassUnsureSamplePerHour",
+        flag="--unsure-sample-per-hour", key="UnsureSamplePerHour", minimum=0,
+    ),
+    Setting(
+        "correction_dataset", str, DEFAULT_DATASET,
+        "the dataset under datasets/ corrections join; the stack sets it from correctionDataset",
+        flag="--dataset", key="CorrectionDataset", check=_dataset_problem,
+        allowed="a dataset name: letters, digits, inner hyphens",
+    ),
+    Setting(
+        "bucket", str, "", "the deeplens- bucket the pipeline trains from; the stack sets it",
+        flag="--bucket", key="Bucket",
+    ),
+    Setting(
+        "correction_buffer_frames", int, 16, "recent decisions whose frame is kept (JPEG) for a correction",
+        flag="--correction-buffer-frames", minimum=1,
+    ),
+    Setting(
+        "correction_buffer_mib", float, 16.0, "most memory those frames may take, MiB",
+        flag="--correction-buffer-mib", minimum=0.0625,
+    ),
+    Setting(
+        "correction_window_s", float, 120.0, "seconds after a decision during which a correction is accepted",
+        flag="--correction-window", minimum=0, minimum_excluded=True,
+    ),
+    Setting(
+        "corrections_per_pi_per_minute", float, 6.0, "a Pi sending more is a flood: ignored and counted",
+        flag="--corrections-per-pi-per-minute", minimum=0, minimum_excluded=True,
+    ),
 )
 BY_FIELD: Dict[str, Setting] = {setting.field: setting for setting in SETTINGS}
 
@@ -167,6 +227,13 @@ def relation_problems(values: Mapping[str, Any], name: Callable[[Setting], str])
             "{} {} is above {} {}".format(
                 name(setting("retry_initial_s")), values["retry_initial_s"],
                 name(setting("retry_max_s")), values["retry_max_s"],
+            )
+        )
+    uploads = values.get("correction_capture") or values.get("unsure_sample_per_hour", 0) > 0
+    if uploads and "bucket" in values and not values["bucket"]:
+        problems.append(
+            "{} or {} needs {}".format(
+                name(setting("correction_capture")), name(setting("unsure_sample_per_hour")), name(setting("bucket"))
             )
         )
     return problems

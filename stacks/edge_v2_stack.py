@@ -68,13 +68,17 @@ class EdgeV2Stack(Stack):
             "Inference",
             bucket=bucket,
             topic_prefix=topic_prefix,
-            # Every other setting at its declared default (edge_core.settings), and the corrections'.
-            configuration={
-                **component_configuration({"source": config.frame_source, "topic_prefix": topic_prefix}),
-                "CorrectionCapture": config.correction_capture,
-                "UnsureSamplePerHour": config.unsure_sample_per_hour,
-                "CorrectionDataset": config.correction_dataset,
-            },
+            # Every other setting at its declared default (edge_core.settings).
+            configuration=component_configuration(
+                {
+                    "source": config.frame_source,
+                    "topic_prefix": topic_prefix,
+                    "correction_capture": config.correction_capture,
+                    "unsure_sample_per_hour": config.unsure_sample_per_hour,
+                    "correction_dataset": config.correction_dataset,
+                    "bucket": bucket_name,
+                }
+            ),
             uploads=bool(upload_keys),
         )
         self.initial_model: greengrass.CfnComponentVersion | None = None

@@ -7,6 +7,7 @@ markers; tests/test_readme.py fails while the README's table differs from this o
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from edge_core.settings import SETTINGS, Setting
@@ -21,7 +22,12 @@ def _code(text: str) -> str:
 
 
 def _default(setting: Setting) -> str:
-    return "set by the stack" if setting.default is None else f"`{setting.default}`"
+    if setting.default is None:
+        return "set by the stack"
+    if setting.default == "":
+        return "none"
+    # As the recipe's JSON configuration writes it.
+    return f"`{json.dumps(setting.default)}`" if isinstance(setting.default, bool) else f"`{setting.default}`"
 
 
 def table() -> str:

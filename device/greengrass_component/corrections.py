@@ -19,30 +19,29 @@ aws.greengrass.TokenExchangeService when capture or sampling is on).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import queue
-import re
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, NamedTuple
 
+from edge_core.settings import default
 from sorter_common.bucket_layout import field_correction_key, unlabelled_key
 from sorter_common.classes import UNSURE
 from sorter_common.correction import parse_correction
 from sorter_common.message import MessageError
 from sorter_common.topics import corrections_topic
-from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DEFAULT_DATASET
+from sorter_common.training_pipeline import DEFAULT_DATASET
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_BUFFER_FRAMES = 16
-DEFAULT_BUFFER_MIB = 16
-DEFAULT_WINDOW_S = 120.0
-DEFAULT_PER_PI_PER_MINUTE = 6.0
+DEFAULT_BUFFER_FRAMES = default("correction_buffer_frames")
+DEFAULT_BUFFER_MIB = default("correction_buffer_mib")
+DEFAULT_WINDOW_S = default("correction_window_s")
+DEFAULT_PER_PI_PER_MINUTE = default("corrections_per_pi_per_minute")
 JPEG_QUALITY = 90
 UPLOAD_QUEUE = 8  # frames waiting for S3; beyond this a correction is counted "upload-queue-full"
 PI_BURST = 3  # presses a Pi may make at once before its rate applies
@@ -70,7 +69,7 @@ class CorrectionSettings:
     bucket: str = ""
     dataset: str = DEFAULT_DATASET
     buffer_frames: int = DEFAULT_BUFFER_FRAMES
-    buffer_bytes: int = DEFAULT_BUFFER_MIB * 1024 * 1024
+    buffer_bytes: int = int(DEFAULT_BUFFER_MIB * 1024 * 1024)
     window_s: float = DEFAULT_WINDOW_S
     per_pi_per_minute: float = DEFAULT_PER_PI_PER_MINUTE
 
@@ -79,53 +78,18 @@ class CorrectionSettings:
         return self.capture or self.unsure_per_hour > 0
 
 
-def _switch(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "on", "yes", "1"):
-        return True
-    if value in ("false", "off", "no", "0", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("corrections (both switches off by default: no frame leaves the camera)")
-    group.add_argument("--correction-capture", type=_switch, default=False,
-                       help="true: upload the frame behind a decision the person at the bin corrected or confirmed")
-    group.add_argument("--unsure-sample-per-hour", type=float, default=0.0,
-                       help="upload at most this many frames per hour the camera was unsure about (0: never)")
-    group.add_argument("--bucket", default="", help="the deeplens- bucket the pipeline trains from")
-    group.add_argument("--dataset", default=DEFAULT_DATASET, help="the dataset under datasets/ corrections join")
-    group.add_argument("--correction-buffer-frames", type=int, default=DEFAULT_BUFFER_FRAMES,
-                       help="recent decisions whose frame is kept (JPEG) for a correction")
-    group.add_argument("--correction-buffer-mib", type=float, default=DEFAULT_BUFFER_MIB,
-                       help="most memory those frames may take, MiB")
-    group.add_argument("--correction-window", type=float, default=DEFAULT_WINDOW_S,
-                       help="seconds after a decision during which a correction is accepted")
-    group.add_argument("--corrections-per-pi-per-minute", type=float, default=DEFAULT_PER_PI_PER_MINUTE,
-                       help="a Pi sending more is a flood: ignored and counted")
-
-
-def settings_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> CorrectionSettings:
-    settings = CorrectionSettings(
-        capture=args.correction_capture,
-        unsure_per_hour=args.unsure_sample_per_hour,
-        bucket=args.bucket.strip(),
-        dataset=args.dataset.strip(),
-        buffer_frames=args.correction_buffer_frames,
-        buffer_bytes=int(args.correction_buffer_mib * 1024 * 1024),
-        window_s=args.correction_window,
-        per_pi_per_minute=args.corrections_per_pi_per_minute,
+def settings_from(values: Mapping[str, Any]) -> CorrectionSettings:
+    """The correction settings from their declared values (edge_core.settings, checked there)."""
+    return CorrectionSettings(
+        capture=values["correction_capture"],
+        unsure_per_hour=values["unsure_sample_per_hour"],
+        bucket=values["bucket"].strip(),
+        dataset=values["correction_dataset"].strip(),
+        buffer_frames=values["correction_buffer_frames"],
+        buffer_bytes=int(values["correction_buffer_mib"] * 1024 * 1024),
+        window_s=values["correction_window_s"],
+        per_pi_per_minute=values["corrections_per_pi_per_minute"],
     )
-    if settings.unsure_per_hour < 0 or settings.per_pi_per_minute <= 0 or settings.window_s <= 0:
-        parser.error("--unsure-sample-per-hour must be >= 0, --correction-window and the per-Pi rate positive")
-    if settings.buffer_frames < 1 or settings.buffer_bytes < 64 * 1024:
-        parser.error("--correction-buffer-frames must be at least 1 and --correction-buffer-mib at least 0.0625")
-    if not re.match(DATASET_NAME_PATTERN, settings.dataset):
-        parser.error(f"--dataset {settings.dataset!r} is not a dataset name (letters, digits, inner hyphens)")
-    if settings.active and not settings.bucket:
-        parser.error("--correction-capture or --unsure-sample-per-hour needs --bucket")
-    return settings
 
 
 class HeldFrame(NamedTuple):

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from edge_core.settings import SETTINGS, EdgeSettings, Setting, problems_of
 from sorter_common.topics import topic_level_problem
 
-from .corrections import CorrectionSettings, add_arguments, settings_from
+from .corrections import CorrectionSettings, settings_from
 
 TRANSPORTS = ("ipc", "mqtt", "stdout")
 DEFAULT_WORK_DIR = Path.home() / ".cache" / "trash-sorter-component"
@@ -79,7 +79,6 @@ def _parser() -> argparse.ArgumentParser:
     mqtt.add_argument("--key", type=Path)
     mqtt.add_argument("--ca", type=Path)
     mqtt.add_argument("--client-id", help="default: the thing name")
-    add_arguments(parser)
     return parser
 
 
@@ -103,7 +102,8 @@ def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
         # It is a level of every topic the component publishes to: with '/', '+' or '#' each
         # publish would fail or land where nobody listens.
         parser.error(f"thing name {args.thing_name!r} cannot be used: {problem}; rename the thing")
-    problems = problems_of({setting.field: getattr(args, setting.field) for setting in COMPONENT_SETTINGS}, _flag)
+    values = {setting.field: getattr(args, setting.field) for setting in COMPONENT_SETTINGS}
+    problems = problems_of(values, _flag)
     if problems:
         parser.error("; ".join(problems))
     mqtt = None
@@ -122,7 +122,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
         loop_source=args.loop,
         threads=args.threads,
         mqtt=mqtt,
-        corrections=settings_from(args, parser),
+        corrections=settings_from(values),
     )
 
 

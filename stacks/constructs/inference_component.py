@@ -47,13 +47,6 @@ def component_archive_files() -> list[tuple[str, Any]]:
 # Environment variable -> the component's flag it feeds, and the configuration key behind it:
 # one per configured setting of edge_core.settings, in its order.
 CONFIGURATION_FLAGS = tuple((setting.run_variable, setting.flag, setting.key) for setting in configured())
-# The correction settings (device/greengrass_component/corrections.py) the recipe also carries.
-CONFIGURATION_FLAGS += (
-    ("TRASH_SORTER_CORRECTION_CAPTURE", "--correction-capture", "CorrectionCapture"),
-    ("TRASH_SORTER_UNSURE_SAMPLE", "--unsure-sample-per-hour", "UnsureSamplePerHour"),
-    ("TRASH_SORTER_DATASET", "--dataset", "CorrectionDataset"),
-    ("TRASH_SORTER_BUCKET", "--bucket", "Bucket"),
-)
 # The component's credentials for uploads (corrections.py uses boto3's default chain).
 TOKEN_EXCHANGE_SERVICE = "aws.greengrass.TokenExchangeService"
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from device.greengrass_component.settings import ComponentSettings, parse_settings
-from edge_core.settings import SETTINGS, EdgeSettings, configured
+from edge_core.settings import SETTINGS, EdgeSettings, Setting, configured
 from lambda_src.deeplens_inference.settings import from_environment
 from rehearse.camera.nucleus import Component, Device, merge, resolve_lifecycle, run_step
 from rehearse.camera.recipes import application_component
@@ -55,8 +55,28 @@ def _arguments(synthesized_app: SynthesizedApp, tmp_path: Path, update: dict[str
     return arguments
 
 
+# The declared correction settings, as the component's CorrectionSettings holds them.
+CORRECTION_VALUES = {
+    "correction_capture": lambda c: c.capture,
+    "unsure_sample_per_hour": lambda c: c.unsure_per_hour,
+    "correction_dataset": lambda c: c.dataset,
+    "bucket": lambda c: c.bucket,
+    "correction_buffer_frames": lambda c: c.buffer_frames,
+    "correction_buffer_mib": lambda c: c.buffer_bytes / (1024 * 1024),
+    "correction_window_s": lambda c: c.window_s,
+    "corrections_per_pi_per_minute": lambda c: c.per_pi_per_minute,
+}
+
+
 def _value(settings: ComponentSettings, field: str) -> Any:
+    if field in CORRECTION_VALUES:
+        return CORRECTION_VALUES[field](settings.corrections)
     return getattr(settings.edge if field in EdgeSettings._fields else settings, field)
+
+
+def _type(setting: Setting) -> type:
+    """What the flag's parser returns: its kind, or for a parsing function (a switch) its default's type."""
+    return setting.kind if isinstance(setting.kind, type) else type(setting.default)
 
 
 def _parsed(arguments: list[str], monkeypatch: pytest.MonkeyPatch) -> ComponentSettings:
@@ -68,15 +88,15 @@ def test_the_shipped_recipe_gives_the_component_every_declared_default(
     synthesized_app: SynthesizedApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _parsed(_arguments(synthesized_app, tmp_path, {}), monkeypatch)
-    # The two values the stack config sets (greengrassFrameSource, topicPrefix); every other is declared.
+    # The values the stack config sets (greengrassFrameSource, topicPrefix, the data bucket); every other is declared.
     recipe = _recipe_defaults(synthesized_app)
-    deployed = {"source": recipe["Source"], "topic_prefix": recipe["TopicPrefix"]}
+    deployed = {"source": recipe["Source"], "topic_prefix": recipe["TopicPrefix"], "bucket": recipe["Bucket"]}
     assert settings.edge.thing_name == THING
     for setting in SETTINGS:
         if setting.flag:
             expected = deployed.get(setting.field, setting.default)
             assert _value(settings, setting.field) == expected, setting.flag
-            assert type(_value(settings, setting.field)) is setting.kind, setting.flag
+            assert type(_value(settings, setting.field)) is _type(setting), setting.flag
 
 
 def test_a_changed_configuration_value_arrives_changed(
@@ -91,6 +111,10 @@ def test_a_changed_configuration_value_arrives_changed(
         "MinIntervalSeconds": 0,
         "QueueFrames": 4,
         "TopicPrefix": "bins/kitchen",
+        "CorrectionCapture": True,
+        "UnsureSamplePerHour": 2.5,
+        "CorrectionDataset": "field",
+        "Bucket": "deeplens-elsewhere",
     }
     assert set(changed) == {setting.key for setting in configured()}  # every configured setting is tried
     settings = _parsed(_arguments(synthesized_app, tmp_path, changed), monkeypatch)
