@@ -17,6 +17,11 @@ METRICS_NAMESPACE = "TrashSorter"
 # Where provisioning writes the Pi's certificate, key and subscriber.toml, and the subscriber reads
 # them (the stack's ProvisionCommand output names it).
 PI_CONFIG_DIR = "/etc/trash-sorter"
+# Where the subscriber keeps what it learns at run time: the Greengrass discovery answer (so a restart
+# without internet still finds the camera's local broker) and the CA that came with it. The systemd
+# unit's StateDirectory: its ProtectSystem=strict leaves /etc (PI_CONFIG_DIR) read-only to the service.
+PI_STATE_DIR = "/var/lib/trash-sorter"
+DISCOVERY_CACHE_FILE = "discovery.json"
 
 
 def private_key_secret_name(thing_name: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
-from sorter_common.iot_identity import PI_CONFIG_DIR
+from sorter_common.iot_identity import DISCOVERY_CACHE_FILE, PI_CONFIG_DIR, PI_STATE_DIR
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX, all_predictions_filter, all_status_filter
 
 Colour = tuple[int, int, int]
@@ -37,12 +37,18 @@ KEY_FILE = "device.private.key"
 CA_FILE = "AmazonRootCA1.pem"
 ENV_PREFIX = "TRASH_SORTER_"
 DEFAULT_PORT = 8883  # AWS IoT Core's MQTT-over-TLS port without ALPN
+DEFAULT_DISCOVERY_CACHE = Path(PI_STATE_DIR) / DISCOVERY_CACHE_FILE
+# An AWS IoT Core ATS data endpoint; its region names the Greengrass discovery endpoint
+# (greengrass-ats.iot.<region>.amazonaws.com, Greengrass V2 developer guide, "Greengrass discovery RESTful API").
+_IOT_ENDPOINT = re.compile(r"^[a-z0-9]+-ats\.iot\.([a-z]{2}(?:-[a-z]+)+-\d{1,2})\.amazonaws\.com$")
 
 DISPLAYS = ("auto", "sensehat", "emu", "terminal")
 DIRECTIONS = ("up", "down", "left", "right", "up-left", "up-right", "down-left", "down-right")
 ROTATIONS = (0, 90, 180, 270)
 UNSURE_COLOUR: Colour = (255, 150, 0)  # amber
 OFFLINE_COLOUR: Colour = (255, 0, 0)
+# One corner pixel while only one path to the cameras is left: top-left local only, top-right cloud only.
+PATH_MARK_COLOUR: Colour = (255, 0, 255)
 
 
 class SubscriberConfigError(ValueError):
@@ -110,6 +116,11 @@ class SubscriberConfig:
     events_path: Path | None = None
     log_level: str = "INFO"
     joystick: bool = True
+    # The local path (README "When the internet is down"): the camera's own broker, found by discovery.
+    local_path: bool = True
+    discovery_host: str | None = None  # None: no discovery endpoint known (not an AWS IoT endpoint, none given)
+    discovery_port: int | None = None  # None: the SDK's choice (443 with ALPN, else 8443)
+    discovery_cache: Path = DEFAULT_DISCOVERY_CACHE
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -139,6 +150,12 @@ SETTING_HELP: dict[str, str] = {
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "joystick": "on (default) or off: the Sense HAT joystick corrects the decision on the screen and the "
     "correction goes to the camera on <prefix>/<camera>/corrections",
+    "local_path": "on (default) or off: also listen to the camera's own MQTT broker on the LAN (Greengrass client "
+    "devices), found by Greengrass discovery, so the display keeps working when the internet is down",
+    "discovery_endpoint": "Greengrass discovery host[:port] (default: greengrass-ats.iot.<region>.amazonaws.com, "
+    "the region read from the endpoint)",
+    "discovery_cache": f"where the last discovery answer is kept, for a restart without internet "
+    f"(default {DEFAULT_DISCOVERY_CACHE})",
 }
 
 
@@ -348,7 +365,7 @@ def _read_file(path: Path) -> dict[str, Any]:
             f"config file {path} has unknown setting {unknown[0]!r}; known: {', '.join(SETTING_HELP)}, bins"
         )
     # Paths in the file are relative to the file's folder, so the folder can move as a whole.
-    for name in ("cert", "key", "ca", "events"):
+    for name in ("cert", "key", "ca", "events", "discovery_cache"):
         if name in data:
             data[name] = str(path.parent / _string(name, data[name]))
     if "topics" in data:
@@ -407,4 +424,30 @@ def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | 
         events_path=_events(merged.get("events")),
         log_level=log_level,
         joystick=_switch("joystick", merged.get("joystick", True)),
+        local_path=_switch("local_path", merged.get("local_path", True)),
+        **_discovery(endpoint, merged.get("discovery_endpoint")),
+        discovery_cache=_discovery_cache(merged.get("discovery_cache")),
     )
+
+
+def _discovery(endpoint: str, value: object) -> dict[str, Any]:
+    """discovery_host and discovery_port: the setting's, else the region's endpoint read from `endpoint`."""
+    if value is None or value == "":
+        match = _IOT_ENDPOINT.match(endpoint)
+        host = f"greengrass-ats.iot.{match.group(1)}.amazonaws.com" if match else None
+        return {"discovery_host": host, "discovery_port": None}
+    text = _string("discovery_endpoint", value).strip()
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if not host or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+        raise _bad("discovery_endpoint", value, "expected host or host:port, e.g. greengrass-ats.iot.eu-west-1.amazonaws.com")
+    number = _number("discovery_endpoint", port, minimum=1, maximum=65535, integer=True) if port else None
+    return {"discovery_host": host, "discovery_port": number}
+
+
+def _discovery_cache(value: object) -> Path:
+    if value is None or value == "":
+        return DEFAULT_DISCOVERY_CACHE
+    path = Path(_string("discovery_cache", value))
+    if path.is_dir():
+        raise _bad("discovery_cache", value, "that is a folder; give a file name")
+    return path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .config import OFFLINE_COLOUR, UNSURE_COLOUR, BinStyle, Colour
+from .config import OFFLINE_COLOUR, PATH_MARK_COLOUR, UNSURE_COLOUR, BinStyle, Colour
 
 Frame = tuple[Colour, ...]
 SIZE = 8
@@ -58,6 +58,8 @@ _EDGE_MARKS = {
     "down-left": ((0, 7), (1, 7)), "down-right": ((6, 7), (7, 7)),
 }
 _OFFLINE_MARK = ((3, 3), (4, 3), (3, 4), (4, 4))
+# Which path is left when only one is (device.pi_subscriber.paths): a corner pixel each.
+_PATH_MARKS = {"local": (0, 0), "cloud": (7, 0)}
 # The joystick's answers: a tick in the chosen bin's colour, and a small white cross for a press
 # with nothing to correct (no decision on the screen, or it was corrected already).
 _TICK = (
@@ -114,6 +116,14 @@ def with_offline_mark(frame: Frame) -> Frame:
     pixels = list(frame)
     for x, y in _OFFLINE_MARK:
         pixels[y * SIZE + x] = OFFLINE_COLOUR
+    return tuple(pixels)
+
+
+def with_path_mark(frame: Frame, path: str) -> Frame:
+    """frame with one magenta corner pixel: top-left, only the local path is left; top-right, only the cloud."""
+    x, y = _PATH_MARKS[path]
+    pixels = list(frame)
+    pixels[y * SIZE + x] = PATH_MARK_COLOUR
     return tuple(pixels)
 
 
