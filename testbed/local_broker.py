@@ -7,6 +7,12 @@
 
 Only clients with a certificate signed by the PKI's CA get in (require_certificate), and the
 certificate's common name is the MQTT identity, as with AWS IoT Core.
+
+A Greengrass core device's local broker presents a certificate from the core's own CA but admits
+the client devices AWS IoT registered (client device auth checks them with the cloud): for that,
+`client_ca` names the CA that signed the clients, and `pki` is the core's.
+
+    core = LocalBroker(make_pki(tmp / "core", ca_name="core CA"), client_ca=cloud_pki.ca_path)
 """
 
 from __future__ import annotations
@@ -51,8 +57,11 @@ def _accepts(host: str, port: int) -> bool:
 class LocalBroker:
     """One mosquitto process; start() and kill() may be called repeatedly on the same port."""
 
-    def __init__(self, pki: LocalPki, *, host: str = LOOPBACK, port: int | None = None) -> None:
+    def __init__(
+        self, pki: LocalPki, *, host: str = LOOPBACK, port: int | None = None, client_ca: Path | None = None
+    ) -> None:
         self.pki = pki
+        self.client_ca = client_ca if client_ca is not None else pki.ca_path
         self.host = host
         self.port = port if port is not None else free_port(host)
         self._process: subprocess.Popen[bytes] | None = None
@@ -82,7 +91,7 @@ class LocalBroker:
         self._binary = mosquitto
         folder = Path(tempfile.mkdtemp(prefix="trash-sorter-broker-"))
         for source, name in (
-            (self.pki.ca.cert_path, "ca.pem"),
+            (self.client_ca, "ca.pem"),  # verifies the clients' certificates
             (self.pki.server.cert_path, "server.pem"),
             (self.pki.server.key_path, "server.key"),
         ):

@@ -136,10 +136,16 @@ def _issue(ca: KeyPair, folder: Path, stem: str, name: str, *, server_hosts: tup
     return _save(folder, stem, cert, key, name)
 
 
-def make_pki(folder: Path, server_hosts: tuple[str, ...] = DEFAULT_SERVER_HOSTS) -> LocalPki:
-    """A CA and a server certificate valid for server_hosts (IP addresses or DNS names)."""
+def make_pki(
+    folder: Path, server_hosts: tuple[str, ...] = DEFAULT_SERVER_HOSTS, *, ca_name: str = "trash-sorter test CA"
+) -> LocalPki:
+    """A CA and a server certificate valid for server_hosts (IP addresses or DNS names).
+
+    Two PKIs in two folders stand for two authorities, e.g. AWS IoT Core's (Amazon Root CA 1, which
+    also signs the device certificates) and a Greengrass core device's own CA for its local broker.
+    """
     folder = Path(folder)
-    ca = make_ca(folder)
+    ca = make_ca(folder, name=ca_name)
     server = _issue(ca, folder, "server", server_hosts[0], server_hosts=server_hosts)
     return LocalPki(folder=folder, ca=ca, server=server)
 

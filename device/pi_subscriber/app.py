@@ -381,8 +381,8 @@ class Subscriber:
 
     def _refresh(self) -> None:
         now = time.monotonic()
-        screen = self._corrections.overlay(self._with_path_mark(self._state.screen(now, datetime.datetime.now().time())),
-                                           now)
+        state = self._with_path_mark(self._state.screen(now, datetime.datetime.now().time()))
+        screen = self._corrections.overlay(state, now)
         if screen == self._shown:
             return
         if self._shown is None or screen.low_light != self._shown.low_light:

@@ -439,7 +439,8 @@ def _discovery(endpoint: str, value: object) -> dict[str, Any]:
     text = _string("discovery_endpoint", value).strip()
     host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
     if not host or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
-        raise _bad("discovery_endpoint", value, "expected host or host:port, e.g. greengrass-ats.iot.eu-west-1.amazonaws.com")
+        raise _bad("discovery_endpoint", value, "expected host or host:port, e.g. greengrass-ats.iot.eu-west-1."
+                   "amazonaws.com")
     number = _number("discovery_endpoint", port, minimum=1, maximum=65535, integer=True) if port else None
     return {"discovery_host": host, "discovery_port": number}
 
