@@ -95,7 +95,7 @@ class DiscoveryServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 thing = self.path[len(PATH_PREFIX):] if self.path.startswith(PATH_PREFIX) else ""
                 server.requests.append(thing)
                 cores = server.associations.get(thing)
@@ -106,7 +106,7 @@ class DiscoveryServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: the tests read `requests`
 
         http = ThreadingHTTPServer((self.host, self.port), Handler)
