@@ -110,6 +110,14 @@ SETTINGS = (
         flag="--topic-prefix", key="TopicPrefix", environment="TOPIC_PREFIX", check=_topic_prefix_problem,
         allowed="MQTT topic levels separated by /, none empty, no + # or NUL",
     ),
+    # The local path (README "When the internet is down"): each message goes to local publish/subscribe,
+    # and the MQTT bridge relays it to the camera's local broker (the Pi on the LAN) and to AWS IoT Core.
+    Setting(
+        "local_path", parse_switch, True,
+        "publish to local publish/subscribe, which the MQTT bridge relays to the local broker and to AWS IoT "
+        "Core (false: straight to AWS IoT Core); the stack sets it from greengrassLocalPath",
+        flag="--local-path", key="LocalPath", allowed="true or false",
+    ),
     Setting(
         "threshold", float, 0.6, "smoothed probability below which the label is 'unsure'",
         flag="--threshold", key="ConfidenceThreshold", environment="CONFIDENCE_THRESHOLD", minimum=0.0, maximum=1.0,

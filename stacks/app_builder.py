@@ -75,6 +75,8 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
             config=config.greengrass,
             topic_prefix=config.topic_prefix,
             classes=config.classes,
+            # The Pi's thing: the only client device the cameras' local brokers admit (local path).
+            pi_thing_name=config.iot.pi_thing_name,
             bucket_name=bucket_name,
             env=env,
             description="Trash sorter (greengrass-v2 target): inference component, camera group, model promotion",

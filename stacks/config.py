@@ -83,6 +83,8 @@ class GreengrassConfig:
     correction_capture: bool
     unsure_sample_per_hour: int
     correction_dataset: str
+    # The local path (README "When the internet is down"): the client-device components on the cameras.
+    local_path: bool
 
 
 @dataclass(frozen=True)
@@ -444,6 +446,8 @@ SETTINGS: tuple[Setting, ...] = (
     # "Wrong bin?": off by default, no frame leaves a camera (README "Privacy").
     Setting("greengrassCorrectionCapture", "greengrass", "correction_capture", False, _boolean),
     Setting("greengrassUnsureSamplePerHour", "greengrass", "unsure_sample_per_hour", 0, _integer(0, 60)),
+    # On by default: the bin display keeps working when the internet is down (stacks/constructs/client_devices.py).
+    Setting("greengrassLocalPath", "greengrass", "local_path", True, _boolean),
     Setting(
         "correctionDataset",
         "greengrass",

@@ -29,6 +29,7 @@ from sorter_common.greengrass_components import (
     model_recipe,
 )
 from stacks.config import GreengrassConfig
+from stacks.constructs import client_devices
 from stacks.constructs.field_corrections import correction_upload_keys
 from stacks.constructs.greengrass_core_access import GreengrassCoreAccess
 from stacks.constructs.inference_component import InferenceComponent
@@ -51,6 +52,7 @@ class EdgeV2Stack(Stack):
         topic_prefix: str,
         classes: Sequence[str],
         bucket_name: str,
+        pi_thing_name: str,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -73,6 +75,7 @@ class EdgeV2Stack(Stack):
                 {
                     "source": config.frame_source,
                     "topic_prefix": topic_prefix,
+                    "local_path": config.local_path,
                     "correction_capture": config.correction_capture,
                     "unsure_sample_per_hour": config.unsure_sample_per_hour,
                     "correction_dataset": config.correction_dataset,
@@ -80,6 +83,7 @@ class EdgeV2Stack(Stack):
                 }
             ),
             uploads=bool(upload_keys),
+            local_path=config.local_path,
         )
         self.initial_model: greengrass.CfnComponentVersion | None = None
         if config.initial_model_key:
@@ -103,16 +107,21 @@ class EdgeV2Stack(Stack):
         thing_group_arn = self.format_arn(
             service="iot", resource="thinggroup", resource_name=config.thing_group
         )
+        components = {
+            APPLICATION_COMPONENT: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
+                component_version=self.application.version
+            )
+        }
+        if config.local_path:
+            # The camera's own broker for the Pi, and the bridge that feeds it and AWS IoT Core.
+            components.update(client_devices.deployment_components(pi_thing_name=pi_thing_name,
+                                                                   topic_prefix=topic_prefix))
         self.deployment = greengrass.CfnDeployment(
             self,
             "Deployment",
             target_arn=thing_group_arn,
             deployment_name=DEPLOYMENT_NAME,
-            components={
-                APPLICATION_COMPONENT: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
-                    component_version=self.application.version
-                )
-            },
+            components=components,
             deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
                 failure_handling_policy="ROLLBACK",
                 component_update_policy=greengrass.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
@@ -134,6 +143,7 @@ class EdgeV2Stack(Stack):
             role_alias_name=ROLE_ALIAS,
             policy_name=CORE_POLICY,
             upload_keys=upload_keys,
+            client_device=pi_thing_name if config.local_path else None,
         )
         self.promotion = ModelPromotion(
             self,

@@ -43,6 +43,7 @@ class ComponentSettings:
     threads: int
     mqtt: MqttOptions | None
     corrections: CorrectionSettings = field(default_factory=CorrectionSettings)
+    local_path: bool = True  # ipc: PublishToTopic (the MQTT bridge relays), else PublishToIoTCore
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -123,6 +124,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
         threads=args.threads,
         mqtt=mqtt,
         corrections=settings_from(values),
+        local_path=args.local_path,
     )
 
 

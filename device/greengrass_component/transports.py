@@ -1,4 +1,9 @@
-"""Where messages go: Greengrass IPC (to AWS IoT Core), an MQTT broker over mutual TLS, or stdout.
+"""Where messages go: Greengrass IPC, an MQTT broker over mutual TLS, or stdout.
+
+Under Greengrass with the local path on (README "When the internet is down"), each message is
+published once to local publish/subscribe; the MQTT bridge's topic mappings relay it to the local
+broker, where the Pi listens on the LAN, and to AWS IoT Core (the cloud metrics). With it off, the
+message goes straight to AWS IoT Core.
 
 Each transport is a Publisher, (topic, payload) -> None, that raises when a message did not go
 out; the inference loop counts the failure and the next change or heartbeat tries again.
@@ -38,14 +43,18 @@ class Transport:
 
 
 class IpcTransport(Transport):
-    """PublishToIoTCore through the Greengrass nucleus (QoS 1: the nucleus spools while offline).
+    """PublishToIoTCore through the Greengrass nucleus (QoS 1: the nucleus spools while offline), or
+    with local_pubsub PublishToTopic (local publish/subscribe, which the MQTT bridge relays on).
 
     After an IPC error the client is dropped and a new one connects on the next publish, at
     most once per reconnect_s, so a restarting nucleus is waited out instead of hammered.
     """
 
-    def __init__(self, client_factory: Callable[[], Any] | None = None, reconnect_s: float = 2.0) -> None:
+    def __init__(
+        self, client_factory: Callable[[], Any] | None = None, reconnect_s: float = 2.0, *, local_pubsub: bool = False
+    ) -> None:
         self._factory = client_factory or _ipc_client
+        self._local_pubsub = local_pubsub
         self._client: Any = None
         self._reconnect_s = reconnect_s
         self._last_attempt = float("-inf")
@@ -109,7 +118,10 @@ class IpcTransport(Transport):
                 self._drop()
             client = self._connected()
             try:
-                client.publish_to_iot_core(topic_name=topic, qos=QOS.AT_LEAST_ONCE, payload=payload)
+                if self._local_pubsub:
+                    client.publish_to_topic(topic=topic, publish_message=_binary_message(payload))
+                else:
+                    client.publish_to_iot_core(topic_name=topic, qos=QOS.AT_LEAST_ONCE, payload=payload)
             except Exception:  # any IPC error (UnauthorizedError, a closed stream...): reconnect next time
                 self._drop()
                 raise
@@ -125,6 +137,13 @@ class IpcTransport(Transport):
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def _binary_message(payload: bytes) -> Any:
+    from awsiot.greengrasscoreipc.model import BinaryMessage, PublishMessage
+
+    # Binary, not JSON: the bridge relays the payload bytes as they are, the same bytes the Pi parses.
+    return PublishMessage(binary_message=BinaryMessage(message=payload))
 
 
 def _ipc_client() -> Any:
@@ -184,7 +203,7 @@ class StdoutTransport(Transport):
 
 def make_transport(settings: ComponentSettings, stop: threading.Event) -> Transport:
     if settings.transport == "ipc":
-        return IpcTransport()
+        return IpcTransport(local_pubsub=settings.local_path)
     if settings.transport == "mqtt":
         return MqttTransport(settings, stop)
     return StdoutTransport()

@@ -40,7 +40,9 @@ class GreengrassCoreAccess(Construct):
         role_alias_name: str,
         policy_name: str,
         upload_keys: Sequence[str] = (),
+        client_device: str | None = None,
     ) -> None:
+        """client_device: the thing name of the one client device the cores admit (the local path), or None."""
         super().__init__(scope, id_)
         reads = [bucket.arn_for_objects(f"{prefix}*") for prefix in ARTIFACT_PREFIXES]
         writes = [bucket.arn_for_objects(key) for key in upload_keys]
@@ -80,18 +82,39 @@ class GreengrassCoreAccess(Construct):
             self, "RoleAlias", role_alias=role_alias_name, role_arn=self.role.role_arn, credential_duration_seconds=3600
         )
         self.policy = iot.CfnPolicy(
-            self, "CorePolicy", policy_name=policy_name, policy_document=self._document(topic_prefix, thing_name_prefix)
+            self, "CorePolicy", policy_name=policy_name,
+            policy_document=self._document(topic_prefix, thing_name_prefix, client_device),
         )
         # The installer attaches this policy to each camera's certificate, outside CloudFormation;
         # `cdk destroy` detaches it from them first (a policy with targets cannot be deleted).
         self.detach_on_delete = PolicyDetachOnDelete(self, "DetachOnDelete", policy=self.policy)
 
-    def _document(self, topic_prefix: str, thing_name_prefix: str) -> iam.PolicyDocument:
+    def _document(self, topic_prefix: str, thing_name_prefix: str, client_device: str | None) -> iam.PolicyDocument:
         def arn(service: str, resource: str) -> str:
             return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
 
         cameras = f"{thing_name_prefix}*"  # every thing name of the rule; client ids <thing>#2 too
         own_things = f"$aws/things/{cameras}"
+        client_devices = []
+        if client_device is not None:
+            # The client-device components (developer guide, device-auth, "Minimal AWS IoT policy to support
+            # client devices"): client device auth's CA and identity checks, for the Pi's thing only; the IP
+            # detector's connectivity updates, for the cameras' own entries. Client device auth's shadow
+            # topics ($aws/things/<core>-gci/shadow/...) are among the cameras' own things above.
+            client_devices = [
+                iam.PolicyStatement(
+                    actions=["greengrass:PutCertificateAuthorities", "greengrass:VerifyClientDeviceIdentity"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    actions=["greengrass:VerifyClientDeviceIoTCertificateAssociation"],
+                    resources=[arn("iot", f"thing/{client_device}")],
+                ),
+                iam.PolicyStatement(
+                    actions=["greengrass:GetConnectivityInfo", "greengrass:UpdateConnectivityInfo"],
+                    resources=[arn("greengrass", f"/greengrass/things/{cameras}/connectivityInfo")],
+                ),
+            ]
         return iam.PolicyDocument(
             statements=[
                 # Client ids start with the core's thing name: the nucleus opens further MQTT
@@ -137,5 +160,6 @@ class GreengrassCoreAccess(Construct):
                     actions=["greengrass:ListThingGroupsForCoreDevice"],
                     resources=[arn("greengrass", f"coreDevices:{cameras}")],
                 ),
+                *client_devices,
             ]
         )

@@ -20,7 +20,7 @@ from constructs import Construct
 from edge_core.settings import configured
 from sorter_common.bucket_layout import EDGE_ARTIFACTS_PREFIX
 from sorter_common.greengrass_components import APPLICATION_COMPONENT, INITIAL_MODEL_VERSION, MODEL_COMPONENT
-from sorter_common.topics import corrections_topic
+from sorter_common.topics import PREDICTIONS, STATUS, corrections_topic
 from stacks.constructs.artifact_copy import ArtifactCopy
 from stacks.training_pipeline.source_bundle import PROJECT_ROOT, package_files, write_archive
 
@@ -90,10 +90,43 @@ def lifecycle(archive: str) -> dict[str, Any]:
     }
 
 
+def access_control(topic_prefix: str, *, local_path: bool) -> dict[str, Any]:
+    """What the component may do over IPC: publish its predictions and status, and receive its corrections.
+
+    With the local path it publishes to local publish/subscribe only (the MQTT bridge relays to the local
+    broker and to AWS IoT Core), and only on its own topics ({iot:thingName}: Greengrass nucleus 2.6.0+).
+    """
+    own = [f"{topic_prefix}/{{iot:thingName}}/{PREDICTIONS}", f"{topic_prefix}/{{iot:thingName}}/{STATUS}"]
+    mqttproxy: dict[str, Any] = {}
+    pubsub: dict[str, Any] = {}
+    if local_path:
+        pubsub[f"{APPLICATION_COMPONENT}:pubsub:1"] = {
+            "policyDescription": "Publish predictions and status to local publish/subscribe (the MQTT bridge relays)",
+            "operations": ["aws.greengrass#PublishToTopic"],
+            "resources": own,
+        }
+    else:
+        mqttproxy[f"{APPLICATION_COMPONENT}:mqttproxy:1"] = {
+            "policyDescription": "Publish predictions and status to AWS IoT Core",
+            "operations": ["aws.greengrass#PublishToIoTCore"],
+            # Any thing name here; the core's IoT policy only lets it publish its own.
+            "resources": [f"{topic_prefix}/+/{PREDICTIONS}", f"{topic_prefix}/+/{STATUS}"],
+        }
+    # Its own corrections topic only ({iot:thingName}: Greengrass nucleus 2.6.0+).
+    mqttproxy[f"{APPLICATION_COMPONENT}:mqttproxy:corrections"] = {
+        "policyDescription": "Receive the corrections of this camera's decisions",
+        "operations": ["aws.greengrass#SubscribeToIoTCore"],
+        "resources": [corrections_topic("{iot:thingName}", topic_prefix)],
+    }
+    return {"aws.greengrass.ipc.mqttproxy": mqttproxy, **({"aws.greengrass.ipc.pubsub": pubsub} if pubsub else {})}
+
+
 def application_recipe(
-    *, version: str, artifact_uri: str, configuration: Mapping[str, Any], topic_prefix: str, uploads: bool = False
+    *, version: str, artifact_uri: str, configuration: Mapping[str, Any], topic_prefix: str, uploads: bool = False,
+    local_path: bool = False,
 ) -> dict[str, Any]:
-    """uploads: correction capture or unsure sampling is on, so the component needs the token exchange service."""
+    """uploads: correction capture or unsure sampling is on, so the component needs the token exchange service.
+    local_path: the component publishes to local publish/subscribe (stacks/constructs/client_devices.py)."""
     dependencies: dict[str, Any] = {
         MODEL_COMPONENT: {"VersionRequirement": f">={INITIAL_MODEL_VERSION}", "DependencyType": "HARD"}
     }
@@ -108,22 +141,7 @@ def application_recipe(
         "ComponentConfiguration": {
             "DefaultConfiguration": {
                 **configuration,
-                "accessControl": {
-                    "aws.greengrass.ipc.mqttproxy": {
-                        f"{APPLICATION_COMPONENT}:mqttproxy:1": {
-                            "policyDescription": "Publish predictions and status to AWS IoT Core",
-                            "operations": ["aws.greengrass#PublishToIoTCore"],
-                            # Any thing name here; the core's IoT policy only lets it publish its own.
-                            "resources": [f"{topic_prefix}/+/predictions", f"{topic_prefix}/+/status"],
-                        },
-                        # Its own corrections topic only ({iot:thingName}: Greengrass nucleus 2.6.0+).
-                        f"{APPLICATION_COMPONENT}:mqttproxy:corrections": {
-                            "policyDescription": "Receive the corrections of this camera's decisions",
-                            "operations": ["aws.greengrass#SubscribeToIoTCore"],
-                            "resources": [corrections_topic("{iot:thingName}", topic_prefix)],
-                        },
-                    }
-                },
+                "accessControl": access_control(topic_prefix, local_path=local_path),
             }
         },
         # HARD: a new model version restarts the application. Not listed in a deployment, the
@@ -150,6 +168,7 @@ class InferenceComponent(Construct):
         configuration: Mapping[str, Any],
         topic_prefix: str,
         uploads: bool = False,
+        local_path: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         archive = write_archive(component_archive_files(), BUILD_DIR, ARCHIVE_NAME)
@@ -163,6 +182,7 @@ class InferenceComponent(Construct):
             configuration={**configuration, "Bucket": "bucket"},
             topic_prefix=topic_prefix,
             uploads=uploads,
+            local_path=local_path,
         )
         digest = hashlib.sha256(json.dumps(draft, sort_keys=True).encode()).hexdigest()
         self.version = f"1.0.{int(digest[:7], 16)}"  # semver; the patch number is the content's fingerprint
@@ -186,6 +206,7 @@ class InferenceComponent(Construct):
             configuration={**configuration, "Bucket": bucket.bucket_name},
             topic_prefix=topic_prefix,
             uploads=uploads,
+            local_path=local_path,
         )
         self.component = greengrass.CfnComponentVersion(
             self, "Component", inline_recipe=Stack.of(self).to_json_string(recipe)

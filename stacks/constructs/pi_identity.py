@@ -1,5 +1,5 @@
-"""The Pi's AWS IoT identity: its thing, its certificate and an IoT policy that lets it listen, and
-publish the joystick's corrections, nothing else."""
+"""The Pi's AWS IoT identity: its thing, its certificate and an IoT policy that lets it listen, publish
+the joystick's corrections and find the cameras' local brokers (Greengrass discovery), nothing else."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from stacks.constructs.pi_certificate import PiCertificate
 
 def pi_policy_document(stack: Stack, *, thing_name: str, topic_prefix: str) -> dict[str, Any]:
     """Connect as itself only; subscribe to and receive every camera's predictions and status only;
-    publish to a camera's corrections topic only (the joystick's "wrong bin?")."""
+    publish to a camera's corrections topic only (the joystick's "wrong bin?"); discover the camera
+    cores it is associated with (the local path)."""
 
     def iot_arn(resource: str, name: str) -> str:
         return stack.format_arn(service="iot", resource=resource, resource_name=name)
@@ -60,6 +61,14 @@ def pi_policy_document(stack: Stack, *, thing_name: str, topic_prefix: str) -> d
                 "Effect": "Allow",
                 "Action": "iot:Publish",
                 "Resource": iot_arn("topic", corrections_topic("*", topic_prefix)),
+            },
+            {
+                # The local path: Greengrass discovery of the camera cores it is associated with, for itself
+                # only (the resource is the client device's own thing; policy variables are not supported
+                # here: developer guide, "Greengrass discovery RESTful API").
+                "Effect": "Allow",
+                "Action": "greengrass:Discover",
+                "Resource": iot_arn("thing", thing_name),
             },
         ],
     }

@@ -307,6 +307,33 @@ def test_ipc_publishes_with_qos1_and_resumes_after_an_ipc_error(
     assert sent[-1] == ("trash-sorter/gg-ipc/status", "1")
 
 
+def test_with_the_local_path_each_message_goes_once_to_local_pubsub_for_the_bridge() -> None:
+    from awsiot.greengrasscoreipc.model import PublishMessage
+
+    published: list[tuple[str, PublishMessage]] = []
+
+    class PubSubClient:
+        def publish_to_topic(self, *, topic: str, publish_message: PublishMessage) -> object:
+            published.append((topic, publish_message))
+            return object()
+
+        def publish_to_iot_core(self, **_: object) -> object:
+            raise AssertionError("the bridge relays to AWS IoT Core; the component must not publish there too")
+
+        def close(self) -> None:
+            pass
+
+    settings = parse_settings(["--source", "0", "--model", "m", "--thing-name", "gg-local"])
+    assert settings.local_path  # on by default, as the stack deploys it
+    transport = IpcTransport(PubSubClient, reconnect_s=0.0, local_pubsub=settings.local_path)
+    transport.publish("trash-sorter/gg-local/predictions", b'{"v": 1}')
+
+    assert [(topic, message.binary_message.message) for topic, message in published] == [
+        ("trash-sorter/gg-local/predictions", b'{"v": 1}')
+    ]
+    assert not parse_settings(["--source", "0", "--model", "m", "--thing-name", "t", "--local-path", "false"]).local_path
+
+
 def test_the_live_queue_drops_the_oldest_frames_and_the_file_queue_waits() -> None:
     stop = threading.Event()
     live = FrameQueue(2, drop_oldest=True)

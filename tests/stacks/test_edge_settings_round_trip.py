@@ -105,6 +105,7 @@ def test_a_changed_configuration_value_arrives_changed(
     # A deployment's configuration update, as the console or `aws greengrassv2 create-deployment` sends it.
     changed = {
         "Source": "/dev/video2",
+        "LocalPath": False,
         "ConfidenceThreshold": 0.75,
         "SmoothingWindow": 9,
         "HeartbeatSeconds": 12.5,

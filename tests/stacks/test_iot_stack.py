@@ -37,7 +37,7 @@ def decision_rule(app: SynthesizedApp) -> dict[str, Any]:
     return dict(rule)
 
 
-def test_the_pi_policy_allows_exactly_connect_as_itself_listening_and_publishing_corrections(
+def test_the_pi_policy_allows_exactly_connect_as_itself_listening_publishing_corrections_and_discovery(
     synthesized_app: SynthesizedApp,
 ) -> None:
     _, policy = only(synthesized_app, "AWS::IoT::Policy")
@@ -62,6 +62,8 @@ def test_the_pi_policy_allows_exactly_connect_as_itself_listening_and_publishing
             "Resource": [iot_arn("topic/trash-sorter/*/predictions"), iot_arn("topic/trash-sorter/*/status")],
         },
         {"Effect": "Allow", "Action": "iot:Publish", "Resource": iot_arn("topic/trash-sorter/*/corrections")},
+        # The local path: Greengrass discovery for its own thing only.
+        {"Effect": "Allow", "Action": "greengrass:Discover", "Resource": iot_arn("thing/trash-sorter-pi")},
     ]
 
 
