@@ -331,7 +331,8 @@ def test_with_the_local_path_each_message_goes_once_to_local_pubsub_for_the_brid
     assert [(topic, message.binary_message.message) for topic, message in published] == [
         ("trash-sorter/gg-local/predictions", b'{"v": 1}')
     ]
-    assert not parse_settings(["--source", "0", "--model", "m", "--thing-name", "t", "--local-path", "false"]).local_path
+    off = parse_settings(["--source", "0", "--model", "m", "--thing-name", "t", "--local-path", "false"])
+    assert not off.local_path
 
 
 def test_the_live_queue_drops_the_oldest_frames_and_the_file_queue_waits() -> None:
