@@ -1,4 +1,5 @@
-"""`python -m device.provision`: write the Pi's credentials, endpoint and the project's classes into its config folder.
+"""`python -m device.provision`: write the Pi's credentials, endpoint and the project's classes into its config folder,
+and associate the Pi with the cameras as a Greengrass client device (the local path; device.core_association).
 
 Runs with the operator's AWS credentials (never on the Pi's own identity): reads the
 TrashSorterIot outputs, fetches the certificate PEM, the private key from Secrets Manager and
@@ -22,6 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from device.core_association import AssociationError, associate
 from device.pi_subscriber.config import (
     CA_FILE,
     CERT_FILE,
@@ -33,6 +35,7 @@ from device.pi_subscriber.config import (
 )
 from sorter_common.aws_errors import describe_aws_error
 from sorter_common.classes import ClassListError, normalize_classes
+from sorter_common.greengrass_components import EDGE_V2_STACK_NAME
 from sorter_common.iot_identity import (
     IOT_STACK_NAME,
     OUTPUT_CERTIFICATE_ID,
@@ -160,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=DEFAULT_CONFIG_DIR, help=f"folder (default {DEFAULT_CONFIG_DIR})")
     parser.add_argument("--region", help="AWS region of the stack (default: your AWS configuration's)")
     parser.add_argument("--profile", help="AWS named profile to use")
+    parser.add_argument(
+        "--camera", action="append", default=[],
+        help="a camera's core thing name to associate the Pi with (repeatable; default: every camera of the "
+        f"{EDGE_V2_STACK_NAME} stack's thing group)",
+    )
+    parser.add_argument(
+        "--local-path", choices=("on", "off"), default="on",
+        help="on (default): associate the Pi with the cameras, so it also listens to their local brokers",
+    )
     return parser
 
 
@@ -168,8 +180,10 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     try:
         if session is None:
             session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        written = write(fetch(session, args.stack), args.out)
-    except ProvisionError as error:
+        credentials = fetch(session, args.stack)
+        written = write(credentials, args.out)
+        notes = associate(session, credentials.thing_name, cameras=args.camera) if args.local_path == "on" else []
+    except (ProvisionError, AssociationError) as error:
         print(f"provision: {error}", file=sys.stderr)
         return 1
     except BotoCoreError as error:  # e.g. an unknown --profile
@@ -180,6 +194,8 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
+    for note in notes:
+        print(note)
     return 0
 
 

@@ -11,6 +11,10 @@ APPLICATION_COMPONENT = "com.trashsorter.Inference"
 INITIAL_MODEL_VERSION = "0.1.0"
 # The one deployment of the camera thing group (the stack creates it, promotion revises it).
 DEPLOYMENT_NAME = "trash-sorter-cameras"
+# The greengrass-v2 target's stack and its output naming the cameras' thing group, which
+# `device.provision` reads to associate the Pi with every camera (the local path).
+EDGE_V2_STACK_NAME = "TrashSorterEdgeV2"
+OUTPUT_THING_GROUP = "ThingGroupName"
 
 
 def promoted_version(model_package_version: int) -> str:

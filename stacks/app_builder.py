@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 
+from sorter_common.greengrass_components import EDGE_V2_STACK_NAME
 from stacks import checkov
 from stacks.config import EDGE_TARGET_DEEPLENS, EDGE_TARGET_GREENGRASS_V2, TrashSorterConfig
 from stacks.data_stack import DataStack, data_bucket_name
@@ -71,7 +72,7 @@ def build_stacks(app: cdk.App, config: TrashSorterConfig, *, account: str | None
 
         edge_v2 = EdgeV2Stack(
             app,
-            "TrashSorterEdgeV2",
+            EDGE_V2_STACK_NAME,
             config=config.greengrass,
             topic_prefix=config.topic_prefix,
             classes=config.classes,

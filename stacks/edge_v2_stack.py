@@ -26,6 +26,7 @@ from sorter_common.greengrass_components import (
     APPLICATION_COMPONENT,
     DEPLOYMENT_NAME,
     INITIAL_MODEL_VERSION,
+    OUTPUT_THING_GROUP,
     model_recipe,
 )
 from stacks.config import GreengrassConfig
@@ -193,7 +194,7 @@ class EdgeV2Stack(Stack):
             description="Joins a device that already runs Greengrass V2 to the sorter cameras (its thing name must "
             f"start with {config.thing_name_prefix} and its certificate carry {CORE_POLICY})",
         )
-        CfnOutput(self, "ThingGroupName", value=group, description="Devices in it run the trash sorter")
+        CfnOutput(self, OUTPUT_THING_GROUP, value=group, description="Devices in it run the trash sorter")
         CfnOutput(self, TES_ROLE_NAME_OUTPUT, value=self.access.role.role_name, description="Token exchange role")
         CfnOutput(
             self,

@@ -31,7 +31,7 @@ from stacks.iot_stack import IotStack
 from testbed.emu_screen import as_rgb565, read_emu_screen
 from testbed.local_broker import LocalBroker
 from testbed.local_pki import LocalPki, issue_client
-from tests.device.provision_session import ProvisionSession
+from tests.device.provision_session import ProvisionSession, expect_no_edge_stack
 from tools.cdk_context import cdk_json_context
 
 from .conftest import Camera, SubscriberProcess, unique_client_id
@@ -85,6 +85,7 @@ def provision_from_stack(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             }]},
             {"StackName": "TrashSorterIot"},
         )
+        expect_no_edge_stack(stubber)  # this test is about the classes; the local path has its own tests
         stubber.activate()
         assert provision.main(["--out", str(out)], session=ProvisionSession(cloudformation)) == 0
 

@@ -22,7 +22,7 @@ from sorter_common.iot_identity import (
     OUTPUT_THING_NAME,
     OUTPUT_TOPIC_PREFIX,
 )
-from tests.device.provision_session import ProvisionSession
+from tests.device.provision_session import EDGE_STACK, ProvisionSession, expect_no_edge_stack
 
 REGION = "us-east-1"
 STACK = "TrashSorterIot"
@@ -72,13 +72,20 @@ def stack_outputs(aws: dict[str, str], extra: dict[str, str] | None = None) -> d
     }
 
 
-def stubbed_cloudformation(response: dict[str, Any] | None = None, error: str | None = None) -> Any:
+def stubbed_cloudformation(
+    response: dict[str, Any] | None = None, error: str | None = None, edge: dict[str, Any] | None = None
+) -> Any:
+    """The IoT stack's answer, then the edge stack's (`edge`, or: it does not exist)."""
     client = boto3.client("cloudformation", region_name=REGION)
     stubber = Stubber(client)
     if error:
         stubber.add_client_error("describe_stacks", "ValidationError", error, expected_params={"StackName": STACK})
     else:
         stubber.add_response("describe_stacks", response, expected_params={"StackName": STACK})
+        if edge is not None:
+            stubber.add_response("describe_stacks", edge, expected_params={"StackName": EDGE_STACK})
+        else:
+            expect_no_edge_stack(stubber)
     stubber.activate()
     return client
 
