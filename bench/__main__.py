@@ -2,6 +2,7 @@
 
 python -m bench                 # all of them
 python -m bench synth training  # only these
+python -m bench local-path      # the local path alone (issue 16)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "synth": "bench.synth_bench",
     "training": "bench.training_bench",
     "subscriber": "bench.subscriber_bench",
+    "local-path": "bench.local_path_bench",
     "inference": "bench.inference_bench",
     "component": "bench.component_bench",
     "rehearsal": "bench.rehearsal_bench",
