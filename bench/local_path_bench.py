@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from testbed.emu_screen import emu_screen_held  # noqa: E402 - needs ROOT on sys.path
 from testbed.local_broker import LocalBroker  # noqa: E402
-from testbed.subscriber import Event, EventTail, subscriber_command  # noqa: E402
+from testbed.subscriber import EventTail, subscriber_command  # noqa: E402
 from testbed.two_paths import DualPublisher, TwoPaths  # noqa: E402
 
 LATENCY_MESSAGES = 500
@@ -57,7 +57,7 @@ def _wait(tail: EventTail, predicate: Any, timeout: float, what: str) -> None:
         raise TimeoutError(f"no {what} within {timeout}s; last events: {tail.events[-5:]}")
 
 
-def _paths_summary(tail: EventTail, summary: str, after: float) -> Any:
+def _paths_summary(summary: str, after: float) -> Any:
     return lambda events: any(e["event"] == "paths" and e["summary"] == summary and e["t"] > after for e in events)
 
 
@@ -117,7 +117,7 @@ def _failover(tail: EventTail, camera: DualPublisher, down: LocalBroker, survivo
     assert first_new["path"] == survivor, f"shown over {first_new['path']} after its broker was killed"
     missed = len(set(publisher.published) - {e["seq"] for e in shown})
     down.start()
-    _wait(tail, _paths_summary(tail, "both", killed_at), RECONNECT_TIMEOUT_S, "both paths back")
+    _wait(tail, _paths_summary("both", killed_at), RECONNECT_TIMEOUT_S, "both paths back")
     return (first_new["t"] - killed_at) * 1000, missed
 
 
@@ -136,7 +136,7 @@ def _measure(folder: Path) -> dict[str, dict[str, Any]]:
         )
         camera = paths.publisher("bench-cam")
         try:
-            _wait(tail, _paths_summary(tail, "both", 0), 30, "both paths")
+            _wait(tail, _paths_summary("both", 0), 30, "both paths")
             time.sleep(SETTLE_S)
             latency = {path: _latency(tail, camera, path) for path in ("cloud", "local")}
             failover: dict[str, list[tuple[float, int]]] = {"local": [], "cloud": []}
