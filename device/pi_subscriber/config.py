@@ -441,8 +441,9 @@ def _discovery(endpoint: str, value: object) -> dict[str, Any]:
     if not host or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
         raise _bad("discovery_endpoint", value, "expected host or host:port, e.g. greengrass-ats.iot.eu-west-1."
                    "amazonaws.com")
-    number = _number("discovery_endpoint", port, minimum=1, maximum=65535, integer=True) if port else None
-    return {"discovery_host": host, "discovery_port": number}
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise _bad("discovery_endpoint", value, "the port must be a number in 1..65535")
+    return {"discovery_host": host, "discovery_port": int(port) if port else None}
 
 
 def _discovery_cache(value: object) -> Path:
