@@ -81,8 +81,9 @@ def test_the_discovery_endpoint_comes_from_the_region_of_the_iot_endpoint(tmp_pa
     assert config.discovery_cache == DEFAULT_DISCOVERY_CACHE
     local = load_config(["--config-dir", str(tmp_path), "--endpoint", "127.0.0.1"], environ={})
     assert local.discovery_host is None  # not an AWS IoT endpoint: discovery needs discovery_endpoint
-    given = load_config(["--config-dir", str(tmp_path), "--endpoint", "127.0.0.1", "--discovery-endpoint",
-                         "127.0.0.1:8443", "--local-path", "off"], environ={"TRASH_SORTER_DISCOVERY_CACHE": "/x/d.json"})
+    flags = ["--config-dir", str(tmp_path), "--endpoint", "127.0.0.1", "--discovery-endpoint", "127.0.0.1:8443",
+             "--local-path", "off"]
+    given = load_config(flags, environ={"TRASH_SORTER_DISCOVERY_CACHE": "/x/d.json"})
     assert (given.local_path, given.discovery_host, given.discovery_port) == (False, "127.0.0.1", 8443)
     assert given.discovery_cache == Path("/x/d.json")
 
