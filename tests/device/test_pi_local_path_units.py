@@ -62,7 +62,7 @@ def test_the_documented_answer_gives_each_address_of_each_core_with_its_ca(tmp_p
 
 def test_the_cache_is_written_whole_and_a_damaged_one_is_ignored(tmp_path: Path) -> None:
     cache = tmp_path / "state" / "discovery.json"
-    payload = {"GGGroups": []}
+    payload: dict[str, object] = {"GGGroups": []}
     discovery.save(cache, payload)
     assert discovery.load(cache) == payload
     assert [p.name for p in cache.parent.iterdir()] == ["discovery.json"]  # no temporary file left behind
