@@ -203,7 +203,7 @@ class Subscriber:
                     return
             sleep_unless_stopped(delay, lambda: self._stopping, nap_s=TICK_S)
 
-    def _local_cores(self, cache: Any) -> list[discovery.LocalCore]:
+    def _local_cores(self, cache: Path) -> list[discovery.LocalCore]:
         config = self.config
         payload = None
         if config.discovery_host is not None:
@@ -233,7 +233,7 @@ class Subscriber:
         self._enqueue_event("discovered", {"cores": discovery.describe(cores), "cached": True}, LOCAL)
         return cores
 
-    def _connect_local(self, core: discovery.LocalCore, cache: Any) -> bool:
+    def _connect_local(self, core: discovery.LocalCore, cache: Path) -> bool:
         """One try at one address of one core: connected and subscribed, or False (said in the log)."""
         try:
             link = MqttLink(
@@ -293,8 +293,7 @@ class Subscriber:
             log.warning("%s path: subscribing failed (%s); retrying in %.0f s", path, details["error"],
                         details["delay_s"])
         elif path == LOCAL and name in ("discovery-failed", "discovery-cache-failed", "local-unreachable"):
-            kind = "local-" + name if not name.startswith("local") else name
-            if self._first.first(kind):  # every retry would say the same: once, then only the event log
+            if self._first.first("local:" + name):  # every retry would say the same: once, then only the event log
                 log.warning("local path: %s", details.get("error"))
         elif name == "discovered":
             log.info("local path: %s%s", details["cores"], " (from the cache)" if details["cached"] else "")
@@ -318,7 +317,11 @@ class Subscriber:
                     self._handle("message", topic, payload, path)
             return exit_code
         if path not in self._subscribed:
-            self._held[path].append((name, details))
+            if len(self._held[path]) < QUEUE_LIMIT:
+                self._held[path].append((name, details))
+            else:  # a flood before the subscription completed: counted like any other overload
+                with self._dropped_lock:
+                    self._dropped += 1
             return None
         now = time.monotonic()
         try:
