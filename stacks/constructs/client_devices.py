@@ -16,6 +16,10 @@ Components (Greengrass V2 developer guide, "Interact with local IoT devices"; ea
 - aws.greengrass.clientdevices.mqtt.Bridge: `mqttTopicMapping` relays what the inference component
   publishes once to local publish/subscribe to the local broker (the Pi) and to AWS IoT Core (the
   metrics rule). https://docs.aws.amazon.com/greengrass/v2/developerguide/mqtt-bridge-component.html
+  The mappings' topics are filters (`<prefix>/+/predictions`): the page documents wildcards for the
+  LocalMqtt and IotCore sources; for Pubsub the bridge matches filters since 2.3.0 (its source,
+  aws-greengrass-mqtt-bridge commit a3a95e4, "remove supportsTopicFilter") and the nucleus
+  subscribes local publish/subscribe with wildcards since 2.6.0, which the recipe needs anyway.
 - aws.greengrass.clientdevices.IPDetector: reports the core's addresses to the cloud, so discovery
   answers them without anyone calling UpdateConnectivityInfo.
   https://docs.aws.amazon.com/greengrass/v2/developerguide/ip-detector-component.html
