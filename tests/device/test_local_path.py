@@ -20,6 +20,8 @@ import pytest
 from device.pi_subscriber import patterns
 from device.pi_subscriber.config import DEFAULT_BINS
 from testbed.emu_screen import as_rgb565, read_emu_screen
+from testbed.local_broker import LocalBroker
+from testbed.local_pki import issue_client, make_pki
 from testbed.two_paths import DualPublisher, TwoPaths
 
 from .conftest import SubscriberProcess, unique_client_id
@@ -169,3 +171,26 @@ def test_a_restart_without_internet_finds_the_camera_s_broker_from_the_cache(
     second.wait_event("subscribed", path="local", timeout=20)
     show_and_check(second, camera, "recycling", path="local", mark="local")
     assert not [e for e in second.events() if e["event"] == "subscribed" and e["path"] == "cloud"]
+
+
+def test_a_broker_that_the_discovered_ca_did_not_sign_is_refused_and_the_cloud_path_goes_on(
+    paths: TwoPaths, camera: DualPublisher, subscribers: list[SubscriberProcess], tmp_path: Path, emu_screen: None
+) -> None:
+    # An impostor on the address discovery gave: it admits the Pi, but its certificate is from another CA.
+    impostor = LocalBroker(make_pki(tmp_path / "impostor", ca_name="not the camera's CA"),
+                           client_ca=paths.cloud_pki.ca_path)
+    with impostor:
+        thing = unique_client_id("trash-sorter-pi")
+        credentials = issue_client(paths.cloud_pki, thing)
+        paths.discovery.associate(thing, core_thing=paths.core_thing, core_ca=paths.core_pki.ca_path,
+                                  addresses=[(impostor.host, impostor.port)])
+        sub = SubscriberProcess(
+            tmp_path, paths.cloud, paths.cloud_pki, *paths.subscriber_flags(tmp_path / "discovery.json"),
+            "--joystick", "off", credentials=credentials, client_id=thing,
+        ).start()
+        subscribers.append(sub)
+        sub.wait_event("subscribed", path="cloud", timeout=20)
+        unreachable = sub.wait_event("local-unreachable", timeout=30)
+        assert "did not sign" in str(unreachable["error"])  # the CA from discovery, checked
+        show_and_check(sub, camera, "landfill", path="cloud", mark=None)  # no local path in use: no mark
+        assert not [e for e in sub.events() if e["event"] == "subscribed" and e["path"] == "local"]
