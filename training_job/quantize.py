@@ -83,7 +83,12 @@ def quantize(
     class Reader(_Calibration, CalibrationDataReader):  # type: ignore[misc]
         pass
 
+    import onnx
+
     input_name = _session(fp32_file, 1).get_inputs()[0].name
+    # The final Softmax stays float: quantized, the probabilities would come in steps of 1/255
+    # and no longer sum to 1, and the camera's smoothing and threshold read them.
+    softmax = [node.name for node in onnx.load(str(fp32_file)).graph.node if node.op_type == "Softmax"]
     quantize_static(
         str(fp32_file),
         str(int8_file),
@@ -92,6 +97,7 @@ def quantize(
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        nodes_to_exclude=softmax,
     )
     return int8_file
 
