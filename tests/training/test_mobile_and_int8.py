@@ -68,7 +68,9 @@ def test_mobilenet_keeps_the_deeplens_names_but_not_the_deeplens_layers(mobilene
     ops = {node["op"] for node in symbol["nodes"]}
     # ReLU6 is `clip`, which the DeepLens optimizer's list does not name (config refuses the combination).
     assert "clip" in ops and "clip" not in DEEPLENS_MXNET_LAYERS
-    depthwise = [node for node in symbol["nodes"] if node["op"] == "Convolution" and node["attrs"].get("num_group", "1") != "1"]
+    depthwise = [
+        node for node in symbol["nodes"] if node["op"] == "Convolution" and node["attrs"].get("num_group", "1") != "1"
+    ]
     assert depthwise  # MobileNet's depthwise convolutions
 
 
@@ -120,9 +122,12 @@ def test_the_export_records_the_int8_measurement_and_ships_the_file_only_when_pr
     assert int8["speedup"] == pytest.approx(int8["fp32_ms_per_frame"] / int8["int8_ms_per_frame"], rel=1e-2)
     assert int8["format"] == quantize.QUANT_FORMAT and int8["test_images"] == len(read_lst(demo_data / "test.lst"))
     assert int8["calibration_images"] == min(quantize.CALIBRATION_IMAGES, len(read_lst(demo_data / "validation.lst")))
-    assert int8["preferred"] is quantize.decide(
-        int8["fp32_ms_per_frame"], int8["int8_ms_per_frame"], int8["fp32_test_accuracy"], int8["int8_test_accuracy"]
-    )[0]
+    assert (
+        int8["preferred"]
+        is quantize.decide(
+            int8["fp32_ms_per_frame"], int8["int8_ms_per_frame"], int8["fp32_test_accuracy"], int8["int8_test_accuracy"]
+        )[0]
+    )
     with tarfile.open(demo_model) as tar:
         assert (INT8_ONNX_FILE in tar.getnames()) is int8["preferred"]
     assert (info["files"].get("onnx_int8") == INT8_ONNX_FILE) is int8["preferred"]

@@ -62,7 +62,8 @@ def test_mxnet_and_onnx_runtime_agree_on_every_test_image(demo_model: Path, demo
     np.testing.assert_array_equal(by_mxnet.argmax(axis=1), by_onnx.argmax(axis=1))
     assert float(np.abs(by_mxnet - by_onnx).max()) <= 1e-4
     np.testing.assert_allclose(by_onnx.sum(axis=1), 1.0, atol=1e-5)  # probabilities, not logits
-    single = OnnxBackend(str(tmp_path), onnx_file=ONNX_FILE).infer_batch(frames[:1])  # the edge sends one frame at a time
+    # The edge sends one frame at a time.
+    single = OnnxBackend(str(tmp_path), onnx_file=ONNX_FILE).infer_batch(frames[:1])
     np.testing.assert_allclose(single, by_onnx[:1], atol=1e-5)
 
 
