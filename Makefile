@@ -138,8 +138,10 @@ deploy: setup
 demo: setup-dev
 	$(OFFLINE_ENV) $(PY) -m demo
 
+# `make bench BENCH="models"` runs only the named benchmarks (bench/__main__.py lists them).
+BENCH ?=
 bench: setup-dev setup-image
-	$(OFFLINE_ENV) $(PY) -m bench
+	$(OFFLINE_ENV) $(PY) -m bench $(BENCH)
 
 rehearse-camera: setup-dev
 	$(OFFLINE_ENV) $(PY) -m rehearse.camera

@@ -2,6 +2,7 @@
 
 python -m bench                 # all of them
 python -m bench synth training  # only these
+python -m bench models          # the architecture x precision table (bench/models_table.md, README)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "component": "bench.component_bench",
     "rehearsal": "bench.rehearsal_bench",
     "camera": "bench.camera_bench",
+    "models": "bench.models_bench",
 }
 
 

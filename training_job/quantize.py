@@ -15,6 +15,7 @@ there the export says so in model.json instead of failing the training job.
 from __future__ import annotations
 
 import random
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -31,10 +32,9 @@ if TYPE_CHECKING:
 
 MIN_SPEEDUP = 1.5
 MAX_ACCURACY_LOSS = 0.01  # one point of top-1 accuracy on the test split
-# QDQ or QOperator: `python -m bench models --formats` measured QDQ faster on this machine's x86
-# CPU for both networks (README "Models for a Raspberry Pi camera"); ONNX Runtime's documentation
-# also recommends QDQ for CPU.
-QUANT_FORMAT = "QDQ"
+# QDQ or QOperator: `python -m bench models` measures both (bench/models_table.md); on this
+# project's x86 build machine QOperator was as fast as QDQ for ResNet-18 and faster for MobileNet V2.
+QUANT_FORMAT = "QOperator"
 CALIBRATION_IMAGES = 64
 TIMING_FRAMES = 20
 TIMING_WARMUP = 3
@@ -80,25 +80,34 @@ def quantize(
     """Write int8_file: fp32_file statically quantized (int8 weights and activations), calibrated on these frames."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
+    import onnx
+
     class Reader(_Calibration, CalibrationDataReader):  # type: ignore[misc]
         pass
 
-    import onnx
-
-    input_name = _session(fp32_file, 1).get_inputs()[0].name
-    # The final Softmax stays float: quantized, the probabilities would come in steps of 1/255
-    # and no longer sum to 1, and the camera's smoothing and threshold read them.
-    softmax = [node.name for node in onnx.load(str(fp32_file)).graph.node if node.op_type == "Softmax"]
-    quantize_static(
-        str(fp32_file),
-        str(int8_file),
-        Reader(input_name, calibration),
-        quant_format=getattr(QuantFormat, quant_format),
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=softmax,
-    )
+    source = fp32_file
+    with tempfile.TemporaryDirectory(prefix="trash-sorter-quantize-") as scratch:
+        try:  # onnxruntime 1.13 and later: fold BatchNormalization into the convolutions first
+            from onnxruntime.quantization import quant_pre_process
+        except ImportError:  # 1.10 (the last for numpy < 1.21): quantize_static's own optimize_model does it
+            pass
+        else:
+            source = Path(scratch) / "preprocessed.onnx"
+            quant_pre_process(str(fp32_file), str(source), skip_symbolic_shape=True)
+        input_name = _session(source, 1).get_inputs()[0].name
+        # The final Softmax stays float: quantized, the probabilities would come in steps of 1/255
+        # and no longer sum to 1, and the camera's smoothing and threshold read them.
+        softmax = [node.name for node in onnx.load(str(source)).graph.node if node.op_type == "Softmax"]
+        quantize_static(
+            str(source),
+            str(int8_file),
+            Reader(input_name, calibration),
+            quant_format=getattr(QuantFormat, quant_format),
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=softmax,
+        )
     return int8_file
 
 
@@ -114,11 +123,13 @@ def _session(model_file: Path, threads: int) -> Any:
     return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
-def ms_per_frame(model_file: Path, frames: NDArray[np.float32], threads: int = TIMING_THREADS) -> float:
+def ms_per_frame(
+    model_file: Path, frames: NDArray[np.float32], threads: int = TIMING_THREADS, count: int = TIMING_FRAMES
+) -> float:
     """Median milliseconds per single-frame inference (after a warm-up), at `threads` intra-op threads."""
     session = _session(model_file, threads)
     name = session.get_inputs()[0].name
-    singles = [frames[i % len(frames)][None] for i in range(TIMING_WARMUP + TIMING_FRAMES)]
+    singles = [frames[i % len(frames)][None] for i in range(TIMING_WARMUP + count)]
     for frame in singles[:TIMING_WARMUP]:
         session.run(None, {name: frame})
     times = []

@@ -6,11 +6,13 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet.gluon.model_zoo import vision
+from numpy.typing import NDArray
 
 from edge_core.backends import MxnetBackend, OnnxBackend
 from edge_core.model_files import ModelFilesError, onnx_model_file
@@ -38,7 +40,7 @@ def mobilenet_model() -> Path:
     return build_demo_model(architecture=MOBILENET, epochs=2)
 
 
-def _test_frames(data_dir: Path) -> np.ndarray:
+def _test_frames(data_dir: Path) -> NDArray[Any]:
     frames = [to_model_input(read_bgr(data_dir / rel)) for _, rel in read_lst(data_dir / "test.lst")]
     noise = np.random.RandomState(0).uniform(0, 255, (4, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
     return np.concatenate([*frames, noise])
