@@ -14,6 +14,8 @@ there the export says so in model.json instead of failing the training job.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import tempfile
 import time
@@ -98,17 +100,31 @@ def quantize(
         # The final Softmax stays float: quantized, the probabilities would come in steps of 1/255
         # and no longer sum to 1, and the camera's smoothing and threshold read them.
         softmax = [node.name for node in onnx.load(str(source)).graph.node if node.op_type == "Softmax"]
-        quantize_static(
-            str(source),
-            str(int8_file),
-            Reader(input_name, calibration),
-            quant_format=getattr(QuantFormat, quant_format),
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=softmax,
-        )
+        # onnxruntime 1.10 writes its calibration graph (augmented_model.onnx) into the working
+        # folder: let that be the scratch folder, not the job's or the user's.
+        with _working_folder(Path(scratch)):
+            quantize_static(
+                str(source.resolve()),
+                str(int8_file.resolve()),
+                Reader(input_name, calibration),
+                quant_format=getattr(QuantFormat, quant_format),
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=softmax,
+            )
     return int8_file
+
+
+@contextlib.contextmanager
+def _working_folder(folder: Path) -> Iterator[None]:
+    """The process's working folder is `folder` inside the block (contextlib.chdir is Python 3.11+)."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _session(model_file: Path, threads: int) -> Any:

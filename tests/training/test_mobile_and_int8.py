@@ -144,12 +144,16 @@ def test_the_export_records_the_int8_measurement_and_ships_the_file_only_when_pr
 
 
 def test_quantize_and_measure_writes_a_working_int8_model_calibrated_on_the_validation_split(
-    demo_model: Path, demo_data: Path, tmp_path: Path
+    demo_model: Path, demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive.unpack(demo_model, tmp_path)
     kept = tmp_path / "kept.int8.onnx"
     frames = quantize.model_inputs(quantize.split_images(demo_data, "validation", 8)[0])
+    working = tmp_path / "working"
+    working.mkdir()
+    monkeypatch.chdir(working)
     quantize.quantize(tmp_path / ONNX_FILE, kept, frames)
+    assert not list(working.iterdir())  # nothing of the calibration is left where the job runs
     shutil.copy(kept, tmp_path / INT8_ONNX_FILE)
     int8 = OnnxBackend(str(tmp_path), onnx_file=INT8_ONNX_FILE)
     ops = {node.op_type for node in __import__("onnx").load(str(kept)).graph.node}
