@@ -1,7 +1,8 @@
 """model.tar.gz: the exported model, labels.txt and model.json, packed and unpacked.
 
-The archive is byte-for-byte reproducible for the same files (sorter_common.reproducible_tar),
-so the same training run always gives the same artifact hash.
+The archive is byte-for-byte reproducible for the same files (sorter_common.reproducible_tar).
+The same training run gives the same network files and model version; model.json's "int8" holds
+the export's own timing, which differs from run to run (and so does the archive's hash).
 """
 
 from __future__ import annotations
