@@ -274,7 +274,16 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
         with timings.step("python -m training sample"):
             run.user("sample", "training", "sample", str(workdir / "images"), "--per-class", str(args.per_class))
         with timings.step("python -m training weights"):
-            run.user("weights", "training", "weights", f"s3://{BUCKET}", "--from-file", str(weights))
+            run.user(
+                "weights",
+                "training",
+                "weights",
+                f"s3://{BUCKET}",
+                "--from-file",
+                str(weights),
+                "--architecture",
+                args.architecture,
+            )
         with timings.step("python -m training upload --ready"):
             run.user(
                 "upload", "training", "upload", str(workdir / "images"), f"s3://{BUCKET}/datasets/{DATASET}", "--ready"
