@@ -56,6 +56,10 @@ def session_options(threads: int = 0) -> Any:
 class Backend(abc.ABC):
     name = "backend"
 
+    def describe(self) -> str:
+        """What the model-loaded status says about how this backend runs ("" for nothing)."""
+        return ""
+
     @abc.abstractmethod
     def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
         """Scores for one HxWx3 uint8 BGR frame of any size."""
@@ -89,6 +93,9 @@ class OnnxBackend(BatchBackend):
         except Exception as error:  # onnxruntime raises its own exception types for a broken file
             raise ModelFilesError(f"cannot load {os.path.basename(path)}: {error}") from None
         self._input = self.session.get_inputs()[0].name
+
+    def describe(self) -> str:
+        return f"file={os.path.basename(self.model_file)} threads={self.options.intra_op_num_threads}"
 
     def infer_batch(self, batch: NDArray[Any]) -> NDArray[Any]:
         outputs = self.session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})
