@@ -185,13 +185,18 @@ def quantize_and_measure(fp32_file: Path, int8_file: Path, data_dir: Path) -> di
     test_paths, test_labels = split_images(data_dir, "test")
     if not calibration_paths or not test_paths:
         return {INT8_PREFERRED: False, "reason": "no validation images to calibrate on or no test images to measure"}
-    quantize(fp32_file, int8_file, model_inputs(calibration_paths))
-    test_frames = model_inputs(test_paths)
-    fp32_ms, int8_ms = ms_per_frame(fp32_file, test_frames), ms_per_frame(int8_file, test_frames)
-    fp32_accuracy, int8_accuracy = (
-        accuracy(fp32_file, test_frames, test_labels),
-        accuracy(int8_file, test_frames, test_labels),
-    )
+    try:
+        quantize(fp32_file, int8_file, model_inputs(calibration_paths))
+        test_frames = model_inputs(test_paths)
+        fp32_ms, int8_ms = ms_per_frame(fp32_file, test_frames), ms_per_frame(int8_file, test_frames)
+        fp32_accuracy, int8_accuracy = (
+            accuracy(fp32_file, test_frames, test_labels),
+            accuracy(int8_file, test_frames, test_labels),
+        )
+    except Exception as error:
+        int8_file.unlink(missing_ok=True)
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return {INT8_PREFERRED: False, "reason": f"int8 quantization failed ({type(error).__name__}: {first[:200]})"}
     preferred, reason = decide(fp32_ms, int8_ms, fp32_accuracy, int8_accuracy)
     if not preferred:
         int8_file.unlink()

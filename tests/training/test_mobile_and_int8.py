@@ -176,6 +176,24 @@ def test_without_onnxruntime_the_export_says_so_in_model_json(
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_a_failing_quantization_keeps_the_fp32_model_and_says_why(
+    demo_model: Path, demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive.unpack(demo_model, tmp_path)
+
+    def fail(fp32_file: Path, int8_file: Path, *args: object, **kwargs: object) -> Path:
+        int8_file.write_bytes(b"half written")
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : unsupported\nmore lines")
+
+    monkeypatch.setattr(quantize, "quantize", fail)
+    result = quantize.quantize_and_measure(tmp_path / ONNX_FILE, tmp_path / "x.onnx", demo_data)
+    assert result == {
+        "preferred": False,
+        "reason": "int8 quantization failed (RuntimeError: [ONNXRuntimeError] : 1 : FAIL : unsupported)",
+    }
+    assert not (tmp_path / "x.onnx").exists()
+
+
 def test_a_model_json_preferring_a_missing_int8_file_is_refused(demo_model: Path, tmp_path: Path) -> None:
     archive.unpack(demo_model, tmp_path)
     info = json.loads((tmp_path / MODEL_INFO_FILE).read_text())
