@@ -193,7 +193,7 @@ def quantize_and_measure(fp32_file: Path, int8_file: Path, data_dir: Path) -> di
             accuracy(fp32_file, test_frames, test_labels),
             accuracy(int8_file, test_frames, test_labels),
         )
-    except Exception as error:
+    except Exception as error:  # whatever onnxruntime raises: the trained fp32 model must never be lost to int8
         int8_file.unlink(missing_ok=True)
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         return {INT8_PREFERRED: False, "reason": f"int8 quantization failed ({type(error).__name__}: {first[:200]})"}
