@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -87,15 +88,19 @@ def quantize(
     class Reader(_Calibration, CalibrationDataReader):  # type: ignore[misc]
         pass
 
-    source = fp32_file
     with tempfile.TemporaryDirectory(prefix="trash-sorter-quantize-") as scratch:
+        # A copy: onnxruntime 1.10 writes its optimized graph (<name>-opt.onnx) beside its input,
+        # and beside fp32_file is the model folder SageMaker packs whole.
+        source = Path(scratch) / "fp32.onnx"
+        shutil.copyfile(fp32_file, source)
         try:  # onnxruntime 1.13 and later: fold BatchNormalization into the convolutions first
             from onnxruntime.quantization import quant_pre_process
         except ImportError:  # 1.10 (the last for numpy < 1.21): quantize_static's own optimize_model does it
             pass
         else:
-            source = Path(scratch) / "preprocessed.onnx"
-            quant_pre_process(str(fp32_file), str(source), skip_symbolic_shape=True)
+            preprocessed = Path(scratch) / "preprocessed.onnx"
+            quant_pre_process(str(source), str(preprocessed), skip_symbolic_shape=True)
+            source = preprocessed
         input_name = _session(source, 1).get_inputs()[0].name
         # The final Softmax stays float: quantized, the probabilities would come in steps of 1/255
         # and no longer sum to 1, and the camera's smoothing and threshold read them.

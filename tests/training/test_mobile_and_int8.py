@@ -152,8 +152,10 @@ def test_quantize_and_measure_writes_a_working_int8_model_calibrated_on_the_vali
     working = tmp_path / "working"
     working.mkdir()
     monkeypatch.chdir(working)
+    before = sorted(path.name for path in tmp_path.iterdir())
     quantize.quantize(tmp_path / ONNX_FILE, kept, frames)
     assert not list(working.iterdir())  # nothing of the calibration is left where the job runs
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*before, kept.name])  # nor in the model folder
     shutil.copy(kept, tmp_path / INT8_ONNX_FILE)
     int8 = OnnxBackend(str(tmp_path), onnx_file=INT8_ONNX_FILE)
     ops = {node.op_type for node in __import__("onnx").load(str(kept)).graph.node}
