@@ -117,8 +117,10 @@ test: setup-dev
 
 rehearse: rehearse-pipeline rehearse-camera
 
+# `make rehearse-pipeline REHEARSE_ARGS="--architecture mobilenetv2_1.0"`: the other options of python -m rehearse.pipeline
+REHEARSE_ARGS ?=
 rehearse-pipeline: setup-dev setup-image
-	$(OFFLINE_ENV) $(PY) -m rehearse.pipeline --image-python $(IMAGE_VENV)/bin/python
+	$(OFFLINE_ENV) $(PY) -m rehearse.pipeline --image-python $(IMAGE_VENV)/bin/python $(REHEARSE_ARGS)
 
 lint: setup-dev
 	$(PY) -m ruff check .
@@ -138,8 +140,10 @@ deploy: setup
 demo: setup-dev
 	$(OFFLINE_ENV) $(PY) -m demo
 
+# `make bench BENCH="models"` runs only the named benchmarks (bench/__main__.py lists them).
+BENCH ?=
 bench: setup-dev setup-image
-	$(OFFLINE_ENV) $(PY) -m bench
+	$(OFFLINE_ENV) $(PY) -m bench $(BENCH)
 
 rehearse-camera: setup-dev
 	$(OFFLINE_ENV) $(PY) -m rehearse.camera

@@ -3,6 +3,7 @@
 python -m bench                 # all of them
 python -m bench synth training  # only these
 python -m bench local-path      # the local path alone (issue 16)
+python -m bench models          # the architecture x precision table (bench/models_table.md, README)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "component": "bench.component_bench",
     "rehearsal": "bench.rehearsal_bench",
     "camera": "bench.camera_bench",
+    "models": "bench.models_bench",
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from sorter_common.artifact import ARTIFACT_FILES, MODEL_INFO_FILE
+from sorter_common.artifact import ARTIFACT_FILES, MODEL_INFO_FILE, ONNX_FILE, OPTIONAL_ARTIFACT_FILES
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import to_model_input
 from sorter_common.topics import predictions_topic
@@ -140,19 +140,21 @@ def export_check(state: RunState) -> None:
     folder = state.path("model", "unpacked")
     info = archive.unpack(state.model, folder)  # checks the files are there and labels.txt agrees
     state.model_info = info
-    for name in ARTIFACT_FILES:
+    files = [name for name in (*ARTIFACT_FILES, *OPTIONAL_ARTIFACT_FILES) if (folder / name).is_file()]
+    for name in files:
         state.say(f"{name:<36} {(folder / name).stat().st_size:>10,} bytes")
+    state.say(f"int8: {info.get('int8', {}).get('reason', 'not measured')}")
     state.say("classes {}, input {}x{} BGR, version {}".format(
         ",".join(info["classes"]), info["input_size"], info["input_size"], info["version"]))
     test_rows = read_lst(state.path("data", "test.lst"))
     rows = test_rows[:: max(1, len(test_rows) // EXPORT_CHECK_FRAMES)][:EXPORT_CHECK_FRAMES]  # across classes
     batch = np.concatenate([to_model_input(read_bgr(state.path("data", relative))) for _, relative in rows])
     mxnet_p = MxnetBackend(str(folder)).infer_batch(batch)
-    onnx_p = OnnxBackend(str(folder)).infer_batch(batch)
+    onnx_p = OnnxBackend(str(folder), onnx_file=ONNX_FILE).infer_batch(batch)  # fp32: the same network as MXNet
     agree = int((mxnet_p.argmax(axis=1) == onnx_p.argmax(axis=1)).sum())
     difference = float(np.abs(mxnet_p - onnx_p).max())
     state.export_check = {"frames": len(rows), "top1_agree": agree, "max_abs_difference": difference,
-                          "files": list(ARTIFACT_FILES)}
+                          "files": files}
     state.say(f"MXNet vs ONNX Runtime on {len(rows)} held-out frames: same top-1 on {agree}, "
               f"largest probability difference {difference:.1e}")
     if agree != len(rows):
@@ -165,7 +167,8 @@ def evaluate(state: RunState) -> None:
     from training_job.evaluate import evaluate as run_evaluation
 
     assert state.model is not None
-    # ONNX Runtime: the runtime the edge uses (the export check already tied it to MXNet).
+    # ONNX Runtime: the runtime and the model file the edge uses (int8 where the export preferred it;
+    # the export check tied the fp32 file to MXNet).
     document = run_evaluation(state.model, state.path("data"), state.out, split="test", runtime_name="onnx",
                               progress=state.options.progress)
     accuracy = document["multiclass_classification_metrics"]["accuracy"]["value"]

@@ -11,21 +11,54 @@ from __future__ import annotations
 
 import abc
 import os
-from typing import TYPE_CHECKING, Any, Callable, Dict
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 import numpy as np
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-from sorter_common.artifact import MODEL_PREFIX, ONNX_FILE, PARAMS_FILE, SYMBOL_FILE
+from sorter_common.artifact import MODEL_PREFIX, PARAMS_FILE, SYMBOL_FILE
 from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, to_model_input
 
-from .model_files import ModelFilesError, require_file
+from .model_files import ModelFilesError, onnx_model_file, require_file
+
+
+def device_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers narrow), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def session_options(threads: int = 0) -> Any:
+    """ONNX Runtime options for a camera: `threads` intra-op threads (0: one per core of the device),
+    one inter-op thread, and no busy-waiting.
+
+    ONNX Runtime's own default spins its idle threads; on a small edge CPU shared with the
+    capture thread (or a busy build machine) spinning threads steal the cores the next operator
+    (and the camera) need. Its default thread count is the physical cores it detects, which in a
+    container can be more than the process may use: the count here comes from the CPU affinity.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the exporter's leftover-initializer warnings are not actionable
+    options.intra_op_num_threads = threads or device_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
 
 
 class Backend(abc.ABC):
     name = "backend"
+
+    def describe(self) -> str:
+        """What the model-loaded status says about how this backend runs ("" for nothing)."""
+        return ""
 
     @abc.abstractmethod
     def infer(self, frame: NDArray[Any]) -> NDArray[Any]:
@@ -47,22 +80,22 @@ class BatchBackend(Backend):
 class OnnxBackend(BatchBackend):
     name = "onnxruntime"
 
-    def __init__(self, model_dir: str, threads: int = 0) -> None:
+    def __init__(self, model_dir: str, threads: int = 0, onnx_file: Optional[str] = None) -> None:
+        """The model folder's preferred ONNX file (edge_core.model_files.onnx_model_file), or `onnx_file`
+        in it; `threads` intra-op threads, 0 for one per core of the device."""
         import onnxruntime as ort
 
-        path = require_file(model_dir, ONNX_FILE)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # the exporter's leftover-initializer warnings are not actionable
-        # No busy-waiting between operators: on a small edge CPU shared with the camera thread
-        # (or a busy build machine) spinning threads steal the cores the next operator needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
+        path = require_file(model_dir, onnx_file) if onnx_file else onnx_model_file(model_dir)
+        self.model_file = path
+        self.options = session_options(threads)
         try:
-            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(path, self.options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types for a broken file
-            raise ModelFilesError(f"cannot load {ONNX_FILE}: {error}") from None
+            raise ModelFilesError(f"cannot load {os.path.basename(path)}: {error}") from None
         self._input = self.session.get_inputs()[0].name
+
+    def describe(self) -> str:
+        return f"file={os.path.basename(self.model_file)} threads={self.options.intra_op_num_threads}"
 
     def infer_batch(self, batch: NDArray[Any]) -> NDArray[Any]:
         outputs = self.session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import List, NamedTuple
+from typing import Any, Dict, List, NamedTuple
 
-from sorter_common.artifact import LABELS_FILE, MODEL_INFO_FILE
+from sorter_common.artifact import (
+    INT8_INFO_KEY,
+    INT8_ONNX_FILE,
+    INT8_PREFERRED,
+    LABELS_FILE,
+    MODEL_INFO_FILE,
+    ONNX_FILE,
+)
 from sorter_common.classes import parse_labels
 
 
@@ -26,6 +33,27 @@ def require_file(model_dir: str, name: str) -> str:
     return path
 
 
+def _model_json(model_dir: str) -> Dict[str, Any]:
+    """model.json as a dict ({} when the folder has none, as older models)."""
+    info_path = os.path.join(model_dir, MODEL_INFO_FILE)
+    if not os.path.isfile(info_path):
+        return {}
+    try:
+        with open(info_path, encoding="utf-8") as handle:
+            info = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ModelFilesError(f"cannot read {MODEL_INFO_FILE}: {error}") from None
+    return info if isinstance(info, dict) else {}
+
+
+def onnx_model_file(model_dir: str) -> str:
+    """model.int8.onnx where the export's measurement preferred it (model.json "int8"), else model.onnx."""
+    int8 = _model_json(model_dir).get(INT8_INFO_KEY)
+    if isinstance(int8, dict) and int8.get(INT8_PREFERRED) is True:
+        return require_file(model_dir, INT8_ONNX_FILE)
+    return require_file(model_dir, ONNX_FILE)
+
+
 def read_model_info(model_dir: str) -> ModelInfo:
     """Labels (stripped: the recipe leaked '\\n' into them) and the model version from model.json."""
     try:
@@ -37,13 +65,5 @@ def read_model_info(model_dir: str) -> ModelInfo:
         raise ModelFilesError(
             f"{LABELS_FILE} in {model_dir} lists {len(labels)} labels; a classifier needs at least two"
         )
-    version = "unknown"
-    info_path = os.path.join(model_dir, MODEL_INFO_FILE)
-    if os.path.isfile(info_path):
-        try:
-            with open(info_path, encoding="utf-8") as handle:
-                info = json.load(handle)
-            version = str(info.get("version", version)) if isinstance(info, dict) else version
-        except (OSError, ValueError) as error:
-            raise ModelFilesError(f"cannot read {MODEL_INFO_FILE}: {error}") from None
+    version = str(_model_json(model_dir).get("version", "unknown"))
     return ModelInfo(labels=labels, version=version)

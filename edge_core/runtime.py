@@ -100,7 +100,9 @@ class EdgeRuntime:
 
     def _loaded(self, loaded: LoadedModel) -> None:
         self.messages.model = loaded.info.version
-        self.status("model-loaded", "version={} labels={}".format(loaded.info.version, ",".join(loaded.info.labels)))
+        detail = "version={} labels={}".format(loaded.info.version, ",".join(loaded.info.labels))
+        described = loaded.backend.describe()
+        self.status("model-loaded", detail + (" " + described if described else ""))
 
     def make_loop(self, source: FrameSource, loaded: LoadedModel) -> InferenceLoop:
         settings = self.settings

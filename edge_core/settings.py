@@ -152,7 +152,10 @@ SETTINGS = (
         flag="--status-interval", environment="STATUS_INTERVAL_SECONDS", minimum=0,
     ),
     Setting(
-        "threads", int, 0, "ONNX Runtime intra-op threads (0: its default)", flag="--threads", minimum=0,
+        "threads", int, 0,
+        "ONNX Runtime intra-op threads for the inference (0: one per core the device gives the component); "
+        "one inter-op thread, no busy-waiting",
+        flag="--threads", key="InferenceThreads", minimum=0, maximum=64,
     ),
     # "Wrong bin?" (device/greengrass_component/corrections.py): both switches off by default, and
     # then nothing is kept, subscribed to or uploaded (README "Privacy").

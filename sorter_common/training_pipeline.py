@@ -15,7 +15,17 @@ DEFAULT_DATASET = "default"
 DATASET_NAME_PATTERN = r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$"
 
 # The networks training can build -> the Gluon model zoo network each is (its weights' name).
-ARCHITECTURES = {"resnet18": "resnet18_v1", "resnet34": "resnet34_v1", "resnet50": "resnet50_v1"}
+ARCHITECTURES = {
+    "resnet18": "resnet18_v1",
+    "resnet34": "resnet34_v1",
+    "resnet50": "resnet50_v1",
+    "mobilenetv2_1.0": "mobilenetv2_1.0",
+}
+DEFAULT_ARCHITECTURE = "resnet18"
+# The networks whose MXNet graph the DeepLens model optimizer can convert: MobileNet V2's ReLU6
+# exports as `clip`, which the optimizer's list of supported MXNet layers does not name
+# (training_job/export.py DEEPLENS_MXNET_LAYERS).
+DEEPLENS_ARCHITECTURES = ("resnet18", "resnet34", "resnet50")
 
 
 def pretrained_weights_file(architecture: str) -> str:

@@ -22,14 +22,23 @@ from typing import Any
 from sorter_common.bucket_layout import BUCKET_PREFIX, MODELS_PREFIX
 from sorter_common.classes import DEFAULT_CLASSES, ClassListError, normalize_classes
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX
-from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DEFAULT_DATASET
+from sorter_common.training_pipeline import (
+    ARCHITECTURES,
+    DATASET_NAME_PATTERN,
+    DEEPLENS_ARCHITECTURES,
+    DEFAULT_ARCHITECTURE,
+    DEFAULT_DATASET,
+)
 from stacks.schedule_expression import ScheduleError, check_schedule
 
 CONTEXT_KEY = "trashSorter"
 EDGE_TARGET_GREENGRASS_V2 = "greengrass-v2"
 EDGE_TARGET_DEEPLENS = "deeplens"
 EDGE_TARGETS = (EDGE_TARGET_GREENGRASS_V2, EDGE_TARGET_DEEPLENS)
+# networkArchitecture's predecessor networkDepth took a ResNet depth; both still read as ResNet-<depth>.
 NETWORK_DEPTHS = (18, 34, 50)
+# Keys renamed since a release: the old name is still read (as the new key's value), never both at once.
+RENAMED_KEYS = {"networkDepth": "networkArchitecture"}
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 
 
@@ -56,7 +65,7 @@ class TrainingConfig:
     epochs: int
     batch_size: int
     learning_rate: float
-    network_depth: int
+    architecture: str
     pretrained_weights_sha256: str | None
     instance_type: str
     use_spot: bool
@@ -184,6 +193,22 @@ def _boolean(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
+def _architecture(value: Any) -> str:
+    """A network training can build (sorter_common.training_pipeline.ARCHITECTURES), or a ResNet depth."""
+    text = str(value).strip()
+    if text in ARCHITECTURES:
+        return text
+    if text in {str(depth) for depth in NETWORK_DEPTHS}:
+        return f"resnet{text}"
+    raise ValueError(
+        "expected one of "
+        + ", ".join(ARCHITECTURES)
+        + " (or a ResNet depth: "
+        + ", ".join(map(str, NETWORK_DEPTHS))
+        + ")"
+    )
+
+
 def _one_of(*allowed: Any) -> Callable[[Any], Any]:
     def parse_choice(value: Any) -> Any:
         for choice in allowed:
@@ -275,9 +300,7 @@ def _topic_prefix(value: Any) -> str:
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
-_instance_type = _matching(
-    _INSTANCE_TYPE, "expected a SageMaker instance type such as ml.g4dn.xlarge or ml.m5.xlarge"
-)
+_instance_type = _matching(_INSTANCE_TYPE, "expected a SageMaker instance type such as ml.g4dn.xlarge or ml.m5.xlarge")
 
 
 def _schedule(value: Any) -> str:
@@ -398,15 +421,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("epochs", "training", "epochs", 15, _integer(1, 500)),
     Setting("batchSize", "training", "batch_size", 32, _integer(1, 1024)),
     Setting("learningRate", "training", "learning_rate", 0.001, _number(0.0, 1.0, low_inclusive=False)),
-    Setting("networkDepth", "training", "network_depth", 18, _one_of(*NETWORK_DEPTHS)),
+    Setting("networkArchitecture", "training", "architecture", DEFAULT_ARCHITECTURE, _architecture),
     # The checksum every Train step checks the pretrained/ weights against (None: not fetched yet,
     # and the Train step says to run `python -m training weights` and pin what it prints).
     Setting("pretrainedWeightsSha256", "training", "pretrained_weights_sha256", None, _optional_text(_sha256)),
     Setting("trainingInstanceType", "training", "instance_type", "ml.g4dn.xlarge", _instance_type),
     Setting("useSpotTraining", "training", "use_spot", False, _boolean),
-    Setting(
-        "modelApprovalStatus", "training", "approval_status", "PendingManualApproval", _one_of(*APPROVAL_STATUSES)
-    ),
+    Setting("modelApprovalStatus", "training", "approval_status", "PendingManualApproval", _one_of(*APPROVAL_STATUSES)),
     Setting("trainingSchedule", "training", "schedule", None, _optional_text(_schedule)),
     Setting("noncurrentVersionDays", "data", "noncurrent_version_days", 90, _integer(1, 3650)),
     Setting("incompleteUploadDays", "data", "incomplete_upload_days", 7, _integer(1, 365)),
@@ -488,13 +509,16 @@ def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
     if not isinstance(file_values, Mapping):
         raise ConfigError(f"context key '{CONTEXT_KEY}' must be a JSON object of config keys in cdk.json")
     for key in file_values:
-        if key not in SETTINGS_BY_KEY:
+        if key not in SETTINGS_BY_KEY and key not in RENAMED_KEYS:
             raise _unknown_key_error(key, f"cdk.json context '{CONTEXT_KEY}'")
     for key in context:
         looks_like_ours = _CONFIG_LIKE_KEY.match(key) or _spelling(key) in _KEYS_BY_SPELLING
-        if key != CONTEXT_KEY and key not in SETTINGS_BY_KEY and looks_like_ours:
+        if key != CONTEXT_KEY and key not in SETTINGS_BY_KEY and key not in RENAMED_KEYS and looks_like_ours:
             raise _unknown_key_error(key, "the context (-c)")
 
+    spelled: dict[str, str] = {}  # a renamed key's new name -> the old name it was given as, for messages
+    context = _renamed(context, "the context (-c)", spelled)
+    file_values = _renamed(file_values, f"cdk.json context '{CONTEXT_KEY}'", spelled)
     values: dict[str | None, dict[str, Any]] = {None: {}, **{name: {} for name in SECTIONS}}
     for setting in SETTINGS:
         # A -c override beats cdk.json, which beats the default.
@@ -502,17 +526,38 @@ def load_config(context: Mapping[str, Any]) -> TrashSorterConfig:
         try:
             values[setting.section][setting.field] = setting.parse(raw)
         except ValueError as error:
-            raise ConfigError(f"{setting.key}={raw!r} is not valid: {error}") from None
+            raise ConfigError(f"{spelled.get(setting.key, setting.key)}={raw!r} is not valid: {error}") from None
     sections = {name: section(**values[name]) for name, section in SECTIONS.items()}
     config = TrashSorterConfig(**values[None], **sections)
     _check_deeplens(config)
     return config
 
 
+def _renamed(values: Mapping[str, Any], where: str, spelled: dict[str, str]) -> Mapping[str, Any]:
+    """values with each renamed key's value under its new name; both names at once is an error."""
+    renamed = dict(values)
+    for old, new in RENAMED_KEYS.items():
+        if old in renamed:
+            if new in renamed:
+                raise ConfigError(
+                    f"{old} and {new} are both set in {where}: {old} is {new}'s old name, keep only {new}"
+                )
+            renamed[new] = renamed.pop(old)
+            spelled[new] = old
+    return renamed
+
+
 def _check_deeplens(config: TrashSorterConfig) -> None:
-    """The deeplens target needs the core a DeepLens registered for itself, in the stack's region."""
+    """The deeplens target needs the core a DeepLens registered for itself, in the stack's region,
+    and a network the DeepLens model optimizer can convert."""
     if not config.has_edge_target(EDGE_TARGET_DEEPLENS):
         return
+    if config.training.architecture not in DEEPLENS_ARCHITECTURES:
+        raise ConfigError(
+            f"networkArchitecture={config.training.architecture!r} cannot go to the '{EDGE_TARGET_DEEPLENS}' target: "
+            "the DeepLens model optimizer does not support its layers (ReLU6 exports as clip); "
+            f"use one of {', '.join(DEEPLENS_ARCHITECTURES)} or drop '{EDGE_TARGET_DEEPLENS}' from edgeTargets"
+        )
     deeplens = config.deeplens
     required = {
         "deeplensCoreThingArn": deeplens.core_thing_arn,

@@ -17,6 +17,7 @@ from typing import Any
 
 from sorter_common.artifact import ARCHIVE_NAME
 from sorter_common.classes import DEFAULT_CLASSES
+from sorter_common.training_pipeline import DEEPLENS_ARCHITECTURES, DEFAULT_ARCHITECTURE
 
 DEMO_PER_CLASS = 100
 DEMO_EPOCHS = 15
@@ -26,12 +27,15 @@ DEMO_DOWNSCALE = 4
 DEMO_TRAINING = {"batch_size": 8, "optimizer": "adam", "learning_rate": 0.001}
 # Bump when the sample drawings, augmentation or training code change the model, so cached
 # builds from older code are not reused.
-RECIPE = 4  # 3: colour swap and normalization as one 1x1 Convolution, SoftmaxActivation (DeepLens layers); 4: ONNX IR 7
+# 3: colour swap and normalization as one 1x1 Convolution, SoftmaxActivation (DeepLens layers); 4: ONNX IR 7;
+# 5, 6: the int8 measurement in model.json (and model.int8.onnx where it won), QDQ
+RECIPE = 6
 STAMP_FILE = "demo-model.json"
 
 
-def _parameters(per_class: int, epochs: int, seed: int, downscale: int) -> dict[str, Any]:
+def _parameters(per_class: int, epochs: int, seed: int, downscale: int, architecture: str) -> dict[str, Any]:
     return {
+        "architecture": architecture,
         "per_class": per_class,
         "epochs": epochs,
         "seed": seed,
@@ -49,6 +53,7 @@ def build_demo_model(
     seed: int = DEMO_SEED,
     downscale: int = DEMO_DOWNSCALE,
     progress: bool = False,
+    architecture: str = DEFAULT_ARCHITECTURE,
 ) -> Path:
     """Return workdir/model/model.tar.gz, training it first unless a matching build is there.
 
@@ -56,9 +61,9 @@ def build_demo_model(
     with its test split for evaluation). Without workdir, one folder per parameter set
     under the system temporary folder is used and shared across sessions.
     """
-    parameters = _parameters(per_class, epochs, seed, downscale)
+    parameters = _parameters(per_class, epochs, seed, downscale, architecture)
     if workdir is None:
-        tag = "-".join(str(parameters[key]) for key in ("per_class", "epochs", "seed", "downscale"))
+        tag = "-".join(str(parameters[key]) for key in ("architecture", "per_class", "epochs", "seed", "downscale"))
         workdir = Path(tempfile.gettempdir()) / "trash-sorter-demo-model-{}-r{}".format(tag, parameters["recipe"])
     archive_path = workdir / "model" / ARCHIVE_NAME
     stamp = workdir / STAMP_FILE
@@ -92,6 +97,7 @@ def _build(folder: Path, parameters: dict[str, Any], progress: bool) -> None:
         TrainConfig(
             data_dir=folder / "data",
             model_dir=folder / "model",
+            architecture=str(parameters["architecture"]),
             pretrained=False,
             epochs=int(parameters["epochs"]),
             batch_size=int(parameters["training"]["batch_size"]),
@@ -124,8 +130,11 @@ def build_full_resolution_model(workdir: Path | None = None, architecture: str =
     net = network.build_network(architecture, len(DEFAULT_CLASSES), pretrained=False, contexts=[mx.cpu()])
     with tempfile.TemporaryDirectory(prefix="trash-sorter-full-") as scratch:
         staging = Path(scratch)
-        _, params_file, _ = export.export_all(net, staging)
-        info = archive.model_info(DEFAULT_CLASSES, archive.model_version(params_file), architecture, {})
+        deeplens = architecture in DEEPLENS_ARCHITECTURES
+        _, params_file, _ = export.export_all(net, staging, deeplens=deeplens)
+        info = archive.model_info(
+            DEFAULT_CLASSES, archive.model_version(params_file), architecture, {}, deeplens=deeplens
+        )
         archive.write_model_files(staging, DEFAULT_CLASSES, info)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(archive.pack(staging, staging / ARCHIVE_NAME)), str(target))

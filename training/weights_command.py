@@ -15,11 +15,10 @@ import tempfile
 from pathlib import Path
 
 from sorter_common.bucket_layout import PRETRAINED_PREFIX
-from sorter_common.training_pipeline import ARCHITECTURES, pretrained_weights_file
+from sorter_common.training_pipeline import ARCHITECTURES, DEFAULT_ARCHITECTURE, pretrained_weights_file
 from training.cli import Command, register
 from training_job.errors import UsageError
 from training_job.files import sha256_of
-from training_job.train_config import DEFAULT_ARCHITECTURE
 
 DOWNLOAD_TIMEOUT_SECONDS = 120
 

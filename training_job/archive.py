@@ -1,7 +1,8 @@
 """model.tar.gz: the exported model, labels.txt and model.json, packed and unpacked.
 
-The archive is byte-for-byte reproducible for the same files (sorter_common.reproducible_tar),
-so the same training run always gives the same artifact hash.
+The archive is byte-for-byte reproducible for the same files (sorter_common.reproducible_tar).
+The same training run gives the same network files and model version; model.json's "int8" holds
+the export's own timing, which differs from run to run (and so does the archive's hash).
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from typing import Any, Mapping, Sequence
 from sorter_common.artifact import (
     ARCHIVE_NAME,
     ARTIFACT_FILES,
+    INT8_INFO_KEY,
+    INT8_ONNX_FILE,
+    INT8_PREFERRED,
     LABELS_FILE,
     MODEL_INFO_FILE,
     ONNX_FILE,
+    OPTIONAL_ARTIFACT_FILES,
     PARAMS_FILE,
     SYMBOL_FILE,
 )
@@ -50,8 +55,18 @@ def model_info(
     architecture: str,
     metrics: Mapping[str, float],
     training: Mapping[str, Any] | None = None,
+    int8: Mapping[str, Any] | None = None,
+    deeplens: bool = True,
 ) -> dict[str, Any]:
-    """model.json: what an edge runtime needs to feed the model and read its output."""
+    """model.json: what an edge runtime needs to feed the model and read its output.
+
+    `int8` is training_job.quantize's measurement and decision; `deeplens` whether the MXNet
+    files are ones the DeepLens model optimizer can convert.
+    """
+    measured = dict(int8 or {INT8_PREFERRED: False, "reason": "not quantized"})
+    files = {"symbol": SYMBOL_FILE, "params": PARAMS_FILE, "onnx": ONNX_FILE, "labels": LABELS_FILE}
+    if measured.get(INT8_PREFERRED):
+        files["onnx_int8"] = INT8_ONNX_FILE
     return {
         "format_version": MODEL_INFO_VERSION,
         "name": "trash-sorter",
@@ -69,7 +84,9 @@ def model_info(
             "normalization": f"inside the graph (BGR->RGB, mean {list(MEAN_RGB)} std {list(STD_RGB)})",
         },
         "output": {"kind": "probabilities", "shape": [1, len(classes)], "order": "labels.txt"},
-        "files": {"symbol": SYMBOL_FILE, "params": PARAMS_FILE, "onnx": ONNX_FILE, "labels": LABELS_FILE},
+        "files": files,
+        "deeplens": deeplens,
+        INT8_INFO_KEY: measured,
         "metrics": {key: round(float(value), 6) for key, value in metrics.items()},
         "training": dict(training or {}),
     }
@@ -82,12 +99,13 @@ def write_model_files(model_dir: Path, classes: Sequence[str], info: Mapping[str
 
 
 def pack(model_dir: Path, archive: Path | None = None) -> Path:
-    """Pack the artifact files of model_dir into model.tar.gz (flat, reproducible)."""
+    """Pack the artifact files of model_dir (and the optional ones it has) into model.tar.gz (flat, reproducible)."""
     archive = archive or model_dir / ARCHIVE_NAME
     missing = [name for name in ARTIFACT_FILES if not (model_dir / name).is_file()]
     if missing:
         raise FileNotFoundError("cannot pack {}: missing {}".format(model_dir, ", ".join(missing)))
-    members = ((name, (model_dir / name).read_bytes()) for name in ARTIFACT_FILES)
+    optional = [name for name in OPTIONAL_ARTIFACT_FILES if (model_dir / name).is_file()]
+    members = ((name, (model_dir / name).read_bytes()) for name in (*ARTIFACT_FILES, *optional))
     archive.write_bytes(tar_gz_bytes(members, compresslevel=6))
     return archive
 
@@ -117,7 +135,7 @@ def _extract_artifacts(tar: tarfile.TarFile, archive: Path, out_dir: Path) -> No
     missing = [name for name in ARTIFACT_FILES if name not in names]
     if missing:
         raise ModelArchiveError("{} lacks {}".format(archive, ", ".join(missing)))
-    for name in ARTIFACT_FILES:
+    for name in (*ARTIFACT_FILES, *(name for name in OPTIONAL_ARTIFACT_FILES if name in names)):
         if names[name].size > MAX_MEMBER_BYTES:
             raise ModelArchiveError(f"{archive}: {name} is {names[name].size} bytes, more than any model file")
         source = tar.extractfile(names[name])
@@ -141,4 +159,7 @@ def _checked_info(archive: Path, out_dir: Path) -> dict[str, Any]:
         raise ModelArchiveError(f"{archive}: {MODEL_INFO_FILE} has no list of class ids under 'classes'")
     if labels != classes:
         raise ModelArchiveError(f"{archive}: labels.txt {labels} disagrees with model.json classes {classes}")
+    int8 = info.get(INT8_INFO_KEY)
+    if isinstance(int8, dict) and int8.get(INT8_PREFERRED) and not (out_dir / INT8_ONNX_FILE).is_file():
+        raise ModelArchiveError(f"{archive}: {MODEL_INFO_FILE} prefers int8 but {INT8_ONNX_FILE} is missing")
     return info

@@ -69,15 +69,22 @@ def check_deeplens_layers(symbol_file: Path) -> None:
         )
 
 
-def export_mxnet(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> tuple[Path, Path]:
-    """Write image-classification-symbol.json and -0000.params (the names DeepLens mo expects)."""
+def export_mxnet(
+    net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE, deeplens: bool = True
+) -> tuple[Path, Path]:
+    """Write image-classification-symbol.json and -0000.params (the names DeepLens mo expects).
+
+    With deeplens, refuse a graph the DeepLens model optimizer cannot convert; without it (a
+    network the optimizer cannot take, sorter_common.training_pipeline.DEEPLENS_ARCHITECTURES)
+    the files are for MXNet itself (the evaluation's backend and the ONNX export)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     context = net.output.weight.list_ctx()[0]
     exported = WithSoftmax(net, prefix="")
     exported.hybridize()
     exported(mx.nd.zeros((1, 3, size, size), ctx=context)).wait_to_read()  # builds the graph at the edge size
     exported.export(str(out_dir / MODEL_PREFIX), epoch=0)
-    check_deeplens_layers(out_dir / SYMBOL_FILE)
+    if deeplens:
+        check_deeplens_layers(out_dir / SYMBOL_FILE)
     return out_dir / SYMBOL_FILE, out_dir / PARAMS_FILE
 
 
@@ -153,7 +160,9 @@ def _make_weights_constant(onnx_file: Path) -> None:
     onnx.save(model, str(onnx_file))
 
 
-def export_all(net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE) -> tuple[Path, Path, Path]:
-    symbol_file, params_file = export_mxnet(net, out_dir, size)
+def export_all(
+    net: EdgeClassifier, out_dir: Path, size: int = INPUT_SIZE, deeplens: bool = True
+) -> tuple[Path, Path, Path]:
+    symbol_file, params_file = export_mxnet(net, out_dir, size, deeplens)
     onnx_file = export_onnx(symbol_file, params_file, out_dir / ONNX_FILE, size)
     return symbol_file, params_file, onnx_file

@@ -1,4 +1,4 @@
-"""The classifier: in-graph preprocessing, a Gluon ResNet backbone and a new output layer.
+"""The classifier: in-graph preprocessing, a Gluon ResNet or MobileNet V2 backbone and a new output layer.
 
 The network takes BGR float32 NCHW 0..255 (what every edge runtime feeds it) and does the
 BGR->RGB swap and the ImageNet mean/std normalization itself, so the exported graph carries
@@ -21,8 +21,8 @@ from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
 from sorter_common.model_input import MEAN_RGB, STD_RGB
-from sorter_common.training_pipeline import ARCHITECTURES
-from training_job.train_config import DEFAULT_ARCHITECTURE, DOWNSCALES
+from sorter_common.training_pipeline import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from training_job.train_config import DOWNSCALES
 
 if TYPE_CHECKING:  # numpy.typing only for type checking: the MXNet container has an older numpy
     from numpy.typing import NDArray

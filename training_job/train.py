@@ -32,10 +32,11 @@ import numpy as np
 from mxnet import autograd, gluon
 from tqdm import tqdm
 
-from sorter_common.artifact import ARCHIVE_NAME, LABELS_FILE
+from sorter_common.artifact import ARCHIVE_NAME, INT8_ONNX_FILE, LABELS_FILE
 from sorter_common.classes import parse_labels
 from sorter_common.model_input import INPUT_SIZE
-from training_job import archive, data, export, network
+from sorter_common.training_pipeline import DEEPLENS_ARCHITECTURES
+from training_job import archive, data, export, network, quantize
 from training_job.errors import UsageError
 from training_job.train_config import TrainConfig, add_arguments, config_from_args, drop_unknown_options
 
@@ -229,9 +230,14 @@ def write_artifact(
     config.model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trash-sorter-export-") as scratch:
         staging = config.model_dir if not config.archive else Path(scratch)
-        _, params_file, _ = export.export_all(net, staging)
+        deeplens = config.architecture in DEEPLENS_ARCHITECTURES
+        _, params_file, onnx_file = export.export_all(net, staging, deeplens=deeplens)
+        int8 = quantize.quantize_and_measure(onnx_file, staging / INT8_ONNX_FILE, config.data_dir)
+        print(f"int8: {int8['reason']}", flush=True)
         version = config.model_version or archive.model_version(params_file)
-        info = archive.model_info(classes, version, config.architecture, metrics, _hyperparameters(config))
+        info = archive.model_info(
+            classes, version, config.architecture, metrics, _hyperparameters(config), int8=int8, deeplens=deeplens
+        )
         archive.write_model_files(staging, classes, info)
         if not config.archive:
             return None

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from sorter_common.training_pipeline import ARCHITECTURES
+from sorter_common.training_pipeline import ARCHITECTURES, DEFAULT_ARCHITECTURE
 
-DEFAULT_ARCHITECTURE = "resnet18"
 # 224 divided by these stays a whole number: 224, 112, 56 pixels inside the network.
 DOWNSCALES = (1, 2, 4)
 

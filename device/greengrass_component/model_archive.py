@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 from edge_core.model_files import ModelFilesError
-from sorter_common.artifact import ARTIFACT_FILES
+from sorter_common.artifact import ARTIFACT_FILES, OPTIONAL_ARTIFACT_FILES
 from sorter_common.atomic_build import build_once
 
 
@@ -30,7 +30,8 @@ def _extract(model: Path, folder: Path) -> None:
         # Only the artifact's own files, by name: nothing in the archive can write elsewhere, and
         # no tarfile extraction filter is needed (older Python 3.8-3.11 patch releases lack it).
         with tarfile.open(model) as archive:
-            for name in ARTIFACT_FILES:
+            present = set(archive.getnames())
+            for name in (*ARTIFACT_FILES, *(name for name in OPTIONAL_ARTIFACT_FILES if name in present)):
                 member = archive.extractfile(name)
                 if member is None:
                     raise tarfile.TarError(f"{name} is not a regular file")

@@ -21,6 +21,7 @@ from rehearse.pipeline import aws, cloudformation, jobs
 from rehearse.pipeline.executor import Executor
 from rehearse.pipeline.expressions import Context, typed_parameters
 from rehearse.pipeline.report import StepFailed, Timings
+from sorter_common.training_pipeline import ARCHITECTURES, DEFAULT_ARCHITECTURE, pretrained_weights_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "deeplens-rehearsal"
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--downscale", type=int, default=4, help="pipeline parameter InputDownscale")
     parser.add_argument(
         "--accuracy-gate", type=float, default=0.5, help="config accuracyGate to synthesize with (a small run)"
+    )
+    parser.add_argument(
+        "--architecture",
+        choices=sorted(ARCHITECTURES),
+        default=DEFAULT_ARCHITECTURE,
+        help="config networkArchitecture to synthesize with (its stand-in weights are made here)",
     )
     parser.add_argument("--json", type=Path, help="write the step times here")
     return parser
@@ -77,10 +84,10 @@ class Rehearsal:
         import mxnet as mx
         from mxnet.gluon.model_zoo import vision
 
-        net = vision.get_model("resnet18_v1", pretrained=False)
+        net = vision.get_model(ARCHITECTURES[self.args.architecture], pretrained=False)
         net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
         net(mx.nd.zeros((1, 3, 32, 32)))
-        path = self.workdir / "weights" / "resnet18_v1.params"
+        path = self.workdir / "weights" / pretrained_weights_file(self.args.architecture)
         path.parent.mkdir(parents=True)
         net.save_parameters(str(path))
         return path
@@ -92,6 +99,7 @@ class Rehearsal:
             "pretrainedWeightsSha256": weights_sha256,
             "batchSize": "8",
             "learningRate": "0.01",
+            "networkArchitecture": self.args.architecture,
         }
         command = ["cdk", "synth", "--quiet", "--output", str(self.cdk_out)]
         for key, value in context.items():
@@ -266,7 +274,16 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
         with timings.step("python -m training sample"):
             run.user("sample", "training", "sample", str(workdir / "images"), "--per-class", str(args.per_class))
         with timings.step("python -m training weights"):
-            run.user("weights", "training", "weights", f"s3://{BUCKET}", "--from-file", str(weights))
+            run.user(
+                "weights",
+                "training",
+                "weights",
+                f"s3://{BUCKET}",
+                "--from-file",
+                str(weights),
+                "--architecture",
+                args.architecture,
+            )
         with timings.step("python -m training upload --ready"):
             run.user(
                 "upload", "training", "upload", str(workdir / "images"), f"s3://{BUCKET}/datasets/{DATASET}", "--ready"

@@ -202,7 +202,7 @@ def _build_definition(settings: PipelineSettings) -> str:
     prepared_uri = prepare.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
 
     spot = settings.training.use_spot
-    architecture = f"resnet{settings.training.network_depth}"
+    architecture = settings.training.architecture
     hyperparameters: dict[str, Any] = {
         "epochs": epochs,
         "batch-size": settings.training.batch_size,

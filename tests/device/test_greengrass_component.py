@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -90,6 +91,11 @@ class Listener:
         with self._lock:
             return [parse_status(payload).state for topic, payload in self.messages if topic.endswith("/status")]
 
+    def detail(self, state: str) -> str:
+        with self._lock:
+            statuses = [parse_status(payload) for topic, payload in self.messages if topic.endswith("/status")]
+        return next(status.detail for status in statuses if status.state == state)
+
     def wait_status(self, state: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -166,6 +172,13 @@ def test_a_folder_of_each_class_publishes_the_right_labels_to_a_mtls_broker(
     assert {p.device for p in predictions} == {thing}
     assert all(p.model and p.model != "unknown" for p in predictions)
     assert listener.statuses() == ["starting", "model-loaded", "running", "stopping"]
+    # The status says which model file the camera runs (int8 where the export preferred it) and on
+    # how many threads (one per core this process may use: no --threads given).
+    with tarfile.open(cached_demo_model) as archive:
+        preferred = json.load(archive.extractfile("model.json"))["int8"]["preferred"]  # type: ignore[arg-type]
+    loaded = listener.detail("model-loaded")
+    assert "file={} ".format("model.int8.onnx" if preferred else "model.onnx") in loaded
+    assert loaded.endswith(f"threads={len(os.sched_getaffinity(0))}")
     # The archive was extracted once into the work folder, by content hash.
     assert len(list((tmp_path / "work" / "models").iterdir())) == 1
 

@@ -10,7 +10,7 @@ import pytest
 
 from device.greengrass_component.model_archive import model_folder
 from edge_core.model_files import ModelFilesError
-from sorter_common.artifact import ARTIFACT_FILES
+from sorter_common.artifact import ARTIFACT_FILES, INT8_ONNX_FILE
 
 
 def write_archive(path: Path, members: dict[str, bytes]) -> Path:
@@ -30,6 +30,13 @@ def test_every_artifact_file_is_extracted_once_per_content(tmp_path: Path) -> No
     assert all((folder / name).read_bytes() == name.encode() for name in ARTIFACT_FILES)
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "work" / "escaped.txt").exists()
     assert model_folder(archive, tmp_path / "work") == folder  # the same content is not extracted again
+
+
+def test_the_int8_model_is_extracted_where_the_archive_has_it(tmp_path: Path) -> None:
+    members = {name: name.encode() for name in (*ARTIFACT_FILES, INT8_ONNX_FILE)}
+    folder = model_folder(write_archive(tmp_path / "model.tar.gz", members), tmp_path / "work")
+    assert sorted(path.name for path in folder.iterdir()) == sorted(members)
+    assert (folder / INT8_ONNX_FILE).read_bytes() == INT8_ONNX_FILE.encode()
 
 
 def test_an_archive_without_the_model_files_is_one_clear_error(tmp_path: Path) -> None:

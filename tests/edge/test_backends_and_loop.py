@@ -19,12 +19,13 @@ from edge_core.model_files import ModelFilesError, read_model_info
 from edge_core.policy import PublishPolicy
 from edge_core.scores import to_probabilities
 from edge_core.smoothing import Smoother
+from sorter_common.artifact import ONNX_FILE
 from sorter_common.message import parse_prediction
 
 
 @pytest.fixture(scope="module")
 def onnx_backend(demo_model_dir: Path) -> OnnxBackend:
-    return OnnxBackend(str(demo_model_dir))
+    return OnnxBackend(str(demo_model_dir), onnx_file=ONNX_FILE)  # fp32: the same network as MXNet
 
 
 def test_onnx_runtime_and_mxnet_give_the_same_decision_on_the_same_frame(
@@ -142,3 +143,40 @@ def test_a_camera_that_stays_down_logs_one_warning_per_outage_and_the_recovery(
     assert len(debug) == 6  # the rest of each run, kept for troubleshooting
     recoveries = [r.getMessage() for r in frame_records if r.levelno == logging.INFO]
     assert recoveries == ["frames are back after 5 failed reads", "frames are back after 3 failed reads"]
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(0, None), (1, 1), (3, 3)])
+def test_the_camera_session_threads_come_from_the_device_cores_without_spinning(
+    demo_model_dir: Path, threads: int, expected: int | None
+) -> None:
+    import os
+
+    backend = OnnxBackend(str(demo_model_dir), threads=threads)
+    # What the session was built with, read back from ONNX Runtime itself.
+    options = backend.session.get_session_options()
+    cores = len(os.sched_getaffinity(0))
+    assert options.intra_op_num_threads == (expected if expected is not None else cores)
+    assert options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+
+
+def test_the_camera_prefers_int8_only_where_model_json_says_so(demo_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from sorter_common.artifact import INT8_ONNX_FILE, MODEL_INFO_FILE
+
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir, folder)
+    # An int8 file that is not preferred is never loaded (here: a copy of the fp32 model stands in).
+    shutil.copy(folder / ONNX_FILE, folder / INT8_ONNX_FILE)
+    info = json.loads((folder / MODEL_INFO_FILE).read_text())
+    info["int8"] = {"preferred": False, "reason": "int8 is 1.10x the fp32 speed, under the 1.5x required"}
+    (folder / MODEL_INFO_FILE).write_text(json.dumps(info))
+    assert Path(OnnxBackend(str(folder)).model_file).name == ONNX_FILE
+    info["int8"]["preferred"] = True
+    (folder / MODEL_INFO_FILE).write_text(json.dumps(info))
+    assert Path(OnnxBackend(str(folder)).model_file).name == INT8_ONNX_FILE
+    (folder / INT8_ONNX_FILE).unlink()
+    with pytest.raises(ModelFilesError, match=INT8_ONNX_FILE):
+        OnnxBackend(str(folder))

@@ -37,7 +37,7 @@ def definition() -> dict[str, Any]:
             epochs=3,
             batch_size=8,
             learning_rate=0.01,
-            network_depth=18,
+            architecture="resnet18",
             pretrained_weights_sha256="a" * 64,
             instance_type="ml.m5.xlarge",
             use_spot=False,

@@ -101,7 +101,8 @@ def test_every_default_is_valid_and_every_key_is_documented_once() -> None:
         ("epochs", "2.5", "whole number"),
         ("batchSize", "0", "from 1 to 1024"),
         ("learningRate", "0", "(0.0, 1.0]"),
-        ("networkDepth", "101", "18, 34, 50"),
+        ("networkDepth", "101", "resnet18, resnet34, resnet50, mobilenetv2_1.0 (or a ResNet depth: 18, 34, 50)"),
+        ("networkArchitecture", "mobilenet", "resnet18, resnet34, resnet50, mobilenetv2_1.0"),
         ("trainingInstanceType", "p3.2xlarge", "ml.g4dn.xlarge"),
         ("useSpotTraining", "maybe", "true or false"),
         ("modelApprovalStatus", "Rejected", "PendingManualApproval, Approved"),
@@ -225,3 +226,38 @@ def test_a_frame_source_with_quotes_spaces_and_shell_syntax_is_taken_as_a_plain_
     # The recipe passes it through an environment variable, never through shell parsing
     # (tests/stacks/test_greengrass_recipe_shell.py runs the script with such values).
     assert load_config({"greengrassFrameSource": source}).greengrass.frame_source == source
+
+
+@pytest.mark.parametrize(
+    ("given", "architecture"),
+    [
+        ({}, "resnet18"),
+        ({"networkArchitecture": "mobilenetv2_1.0"}, "mobilenetv2_1.0"),
+        ({"networkArchitecture": "resnet34"}, "resnet34"),
+        ({"networkArchitecture": "50"}, "resnet50"),  # a ResNet depth, as networkDepth took
+        ({"networkDepth": "34"}, "resnet34"),  # the old key still reads
+        ({CONTEXT_KEY: {"networkDepth": 50}}, "resnet50"),
+    ],
+)
+def test_the_architecture_key_takes_a_name_or_the_old_network_depth(given: dict[str, Any], architecture: str) -> None:
+    assert load_config(given).training.architecture == architecture
+
+
+def test_the_old_and_new_architecture_keys_together_are_refused() -> None:
+    message = error_for(networkDepth="18", networkArchitecture="resnet18")
+    assert "networkDepth and networkArchitecture are both set" in message and "\n" not in message
+
+
+def test_deeplens_with_mobilenet_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(
+            {
+                CONTEXT_KEY: {"edgeTargets": ["deeplens"], "networkArchitecture": "mobilenetv2_1.0"},
+                "deeplensCoreThingArn": DEEPLENS_THING_ARN,
+                "deeplensCoreCertificateArn": DEEPLENS_CERTIFICATE_ARN,
+                "deeplensModelKey": DEEPLENS_MODEL_KEY,
+            }
+        )
+    message = str(raised.value)
+    assert "networkArchitecture='mobilenetv2_1.0' cannot go to the 'deeplens' target" in message
+    assert "clip" in message and "\n" not in message

@@ -111,6 +111,7 @@ def test_a_changed_configuration_value_arrives_changed(
         "HeartbeatSeconds": 12.5,
         "MinIntervalSeconds": 0,
         "QueueFrames": 4,
+        "InferenceThreads": 3,
         "TopicPrefix": "bins/kitchen",
         "CorrectionCapture": True,
         "UnsureSamplePerHour": 2.5,

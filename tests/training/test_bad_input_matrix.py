@@ -415,7 +415,7 @@ def model_json_not_object(ctx: Ctx) -> list[str]:
 
 
 def model_corrupt_onnx(ctx: Ctx) -> list[str]:
-    return _evaluate(ctx, _rebuilt(ctx, "model.tar.gz", lambda n, d: d[:100] if n == "model.onnx" else d))
+    return _evaluate(ctx, _rebuilt(ctx, "model.tar.gz", lambda n, d: d[:100] if n.endswith(".onnx") else d))
 
 
 def model_corrupt_params(ctx: Ctx) -> list[str]:

@@ -231,3 +231,25 @@ def test_the_hub_download_is_checked_against_the_declared_sha256(
     monkeypatch.setitem(pretrained.HUB_SOURCES, "resnet18", unreachable)
     assert cli.main(["weights", "--out", str(tmp_path / "none.params")]) == cli.USAGE_EXIT
     assert "pass --from-file" in capsys.readouterr().err
+
+
+def test_mobilenet_weights_import_from_a_gluon_file_and_say_so_without_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _zoo_file(tmp_path / "cache.params", "mobilenetv2_1.0")
+    out = tmp_path / "out" / "mobilenetv2_1.0.params"
+    arguments = ["weights", "--architecture", "mobilenetv2_1.0", "--from-file", str(source), "--out", str(out)]
+    assert cli.main(arguments) == 0
+    assert out.read_bytes() == source.read_bytes()
+    assert f"sha256 {sha256_of(out)}" in capsys.readouterr().out
+    # A ResNet file is not MobileNet's layout; no file at all names --from-file (nothing is mapped yet).
+    resnet = _zoo_file(tmp_path / "resnet18.params")
+    assert (
+        cli.main(["weights", "--arch", "mobilenetv2_1.0", "--from-file", str(resnet), "--out", str(tmp_path / "x")])
+        == cli.USAGE_EXIT
+    )
+    assert "is not a Gluon mobilenetv2_1.0 weights file" in capsys.readouterr().err
+    assert cli.main(["weights", "--arch", "mobilenetv2_1.0", "--out", str(tmp_path / "y")]) == cli.USAGE_EXIT
+    err = capsys.readouterr().err
+    assert "--from-file" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -20,7 +20,7 @@ import pytest
 from mxnet.gluon.model_zoo import vision
 
 from edge_core.backends import MxnetBackend, OnnxBackend
-from sorter_common.artifact import ARTIFACT_FILES, LABELS_FILE, MODEL_INFO_FILE, ONNX_FILE, SYMBOL_FILE
+from sorter_common.artifact import ARTIFACT_FILES, INT8_ONNX_FILE, LABELS_FILE, MODEL_INFO_FILE, ONNX_FILE, SYMBOL_FILE
 from sorter_common.classes import DEFAULT_CLASSES
 from sorter_common.model_input import INPUT_SIZE, MEAN_RGB, STD_RGB, to_model_input
 from sorter_common.training_pipeline import ACCURACY_JSON_PATH, EVALUATION_FILE, METRIC_DEFINITIONS
@@ -57,18 +57,20 @@ def test_mxnet_and_onnx_runtime_agree_on_every_test_image(demo_model: Path, demo
         [frames, np.random.RandomState(0).uniform(0, 255, (4, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)]
     )
     by_mxnet = MxnetBackend(str(tmp_path)).infer_batch(frames)
-    by_onnx = OnnxBackend(str(tmp_path)).infer_batch(frames)
+    by_onnx = OnnxBackend(str(tmp_path), onnx_file=ONNX_FILE).infer_batch(frames)  # fp32, as MXNet
     assert by_mxnet.shape == by_onnx.shape == (len(frames), len(DEFAULT_CLASSES))
     np.testing.assert_array_equal(by_mxnet.argmax(axis=1), by_onnx.argmax(axis=1))
     assert float(np.abs(by_mxnet - by_onnx).max()) <= 1e-4
     np.testing.assert_allclose(by_onnx.sum(axis=1), 1.0, atol=1e-5)  # probabilities, not logits
-    single = OnnxBackend(str(tmp_path)).infer_batch(frames[:1])  # the edge sends one frame at a time
+    # The edge sends one frame at a time.
+    single = OnnxBackend(str(tmp_path), onnx_file=ONNX_FILE).infer_batch(frames[:1])
     np.testing.assert_allclose(single, by_onnx[:1], atol=1e-5)
 
 
 def test_model_archive_follows_the_contract(demo_model: Path, tmp_path: Path) -> None:
     with tarfile.open(demo_model, "r:gz") as tar:
-        assert sorted(tar.getnames()) == sorted(ARTIFACT_FILES)
+        optional = [INT8_ONNX_FILE] if INT8_ONNX_FILE in tar.getnames() else []
+        assert sorted(tar.getnames()) == sorted([*ARTIFACT_FILES, *optional])
         labels_raw = tar.extractfile(LABELS_FILE).read().decode()  # type: ignore[union-attr]
         info = json.loads(tar.extractfile(MODEL_INFO_FILE).read())  # type: ignore[union-attr]
         symbol = json.loads(tar.extractfile(SYMBOL_FILE).read())  # type: ignore[union-attr]
@@ -158,7 +160,8 @@ def test_sagemaker_script_mode_run(
         assert train.main([*hyperparameters, "--quiet"]) == 0
         model_dir = tmp_path / run / "model"
         # SageMaker packs SM_MODEL_DIR itself: the artifact files are written loose.
-        assert sorted(p.name for p in model_dir.iterdir()) == sorted(ARTIFACT_FILES)
+        written = sorted(p.name for p in model_dir.iterdir())
+        assert written in (sorted(ARTIFACT_FILES), sorted([*ARTIFACT_FILES, INT8_ONNX_FILE]))
         versions.append(json.loads((model_dir / MODEL_INFO_FILE).read_text())["version"])
         history = json.loads((tmp_path / run / "output" / "training-history.json").read_text())
         assert [entry["epoch"] for entry in history] == [1, 2]
