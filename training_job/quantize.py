@@ -8,8 +8,10 @@ on CPUs, so the int8 file ships (and the camera prefers it) only when it is at l
 MIN_SPEEDUP times faster at no more than MAX_ACCURACY_LOSS of accuracy lost. model.json's "int8"
 records both speeds, both accuracies and the decision either way.
 
-onnxruntime is imported late: the MXNet 1.9 training image has none (see README "int8"), and
-there the export says so in model.json instead of failing the training job.
+onnxruntime is imported late: the MXNet 1.9 training image has none, so there it comes from the
+wheel the code bundle carries (training_job.bundled_wheels); model.json's "int8" records which
+onnxruntime measured. Where neither works, the export says why in model.json instead of failing the
+training job, and the fp32 model ships.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from sorter_common.artifact import INT8_PREFERRED
 from sorter_common.model_input import to_model_input
-from training_job import data
+from training_job import bundled_wheels, data
 from training_job.split import read_lst
 
 if TYPE_CHECKING:
@@ -45,13 +47,18 @@ TIMING_WARMUP = 3
 TIMING_THREADS = 1
 
 
-def onnxruntime_missing() -> str:
-    """Why this Python cannot quantize, or "" when it can."""
-    try:
-        import onnxruntime.quantization  # noqa: F401
-    except ImportError as error:
-        return f"onnxruntime's quantization is not installed in this Python ({error})"
-    return ""
+def onnxruntime_used() -> dict[str, str]:
+    """Which onnxruntime quantizes and measures, for model.json.
+
+    {"onnxruntime": version, "onnxruntime_from": "this Python" or "the code bundle's wheels"} when it
+    imports (after installing the bundled wheels if need be); {"reason": ...} when it cannot.
+    """
+    source, missing = bundled_wheels.ensure_onnxruntime()
+    if missing:
+        return {"reason": missing}
+    import onnxruntime
+
+    return {"onnxruntime": str(onnxruntime.__version__), "onnxruntime_from": source}
 
 
 def split_images(data_dir: Path, split: str, limit: int | None = None, seed: int = 0) -> tuple[list[Path], list[int]]:
@@ -183,13 +190,17 @@ def decide(fp32_ms: float, int8_ms: float, fp32_accuracy: float, int8_accuracy: 
 
 def quantize_and_measure(fp32_file: Path, int8_file: Path, data_dir: Path) -> dict[str, Any]:
     """model.json's "int8": the measurement and the decision; int8_file is left only when preferred."""
-    missing = onnxruntime_missing()
-    if missing:
-        return {INT8_PREFERRED: False, "reason": missing}
+    runtime = onnxruntime_used()
+    if "reason" in runtime:
+        return {INT8_PREFERRED: False, **runtime}
     calibration_paths, _ = split_images(data_dir, "validation", CALIBRATION_IMAGES)
     test_paths, test_labels = split_images(data_dir, "test")
     if not calibration_paths or not test_paths:
-        return {INT8_PREFERRED: False, "reason": "no validation images to calibrate on or no test images to measure"}
+        return {
+            INT8_PREFERRED: False,
+            "reason": "no validation images to calibrate on or no test images to measure",
+            **runtime,
+        }
     try:
         quantize(fp32_file, int8_file, model_inputs(calibration_paths))
         test_frames = model_inputs(test_paths)
@@ -201,7 +212,8 @@ def quantize_and_measure(fp32_file: Path, int8_file: Path, data_dir: Path) -> di
     except Exception as error:  # whatever onnxruntime raises: the trained fp32 model must never be lost to int8
         int8_file.unlink(missing_ok=True)
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return {INT8_PREFERRED: False, "reason": f"int8 quantization failed ({type(error).__name__}: {first[:200]})"}
+        reason = f"int8 quantization failed ({type(error).__name__}: {first[:200]})"
+        return {INT8_PREFERRED: False, "reason": reason, **runtime}
     preferred, reason = decide(fp32_ms, int8_ms, fp32_accuracy, int8_accuracy)
     if not preferred:
         int8_file.unlink()
@@ -217,4 +229,5 @@ def quantize_and_measure(fp32_file: Path, int8_file: Path, data_dir: Path) -> di
         "speedup": round(fp32_ms / int8_ms, 3) if int8_ms > 0 else 0.0,
         "fp32_test_accuracy": round(fp32_accuracy, 6),
         "int8_test_accuracy": round(int8_accuracy, 6),
+        **runtime,
     }

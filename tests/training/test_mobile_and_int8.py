@@ -25,7 +25,7 @@ from sorter_common.artifact import (
 )
 from sorter_common.model_input import INPUT_SIZE, to_model_input
 from testbed.demo_model import build_demo_model
-from training_job import archive, network, quantize
+from training_job import archive, bundled_wheels, network, quantize
 from training_job.data import read_bgr
 from training_job.evaluate import evaluate
 from training_job.export import DEEPLENS_MXNET_LAYERS, export_mxnet, graph_layers
@@ -122,6 +122,8 @@ def test_the_export_records_the_int8_measurement_and_ships_the_file_only_when_pr
     for key in ("fp32_ms_per_frame", "int8_ms_per_frame", "fp32_test_accuracy", "int8_test_accuracy"):
         assert int8[key] > 0, key
     assert int8["speedup"] == pytest.approx(int8["fp32_ms_per_frame"] / int8["int8_ms_per_frame"], rel=1e-2)
+    # Which onnxruntime measured: this Python's own here (in SageMaker, the code bundle's wheel).
+    assert (int8["onnxruntime"], int8["onnxruntime_from"]) == (__import__("onnxruntime").__version__, "this Python")
     assert int8["format"] == quantize.QUANT_FORMAT and int8["test_images"] == len(read_lst(demo_data / "test.lst"))
     assert int8["calibration_images"] == min(quantize.CALIBRATION_IMAGES, len(read_lst(demo_data / "validation.lst")))
     assert (
@@ -172,9 +174,10 @@ def test_without_onnxruntime_the_export_says_so_in_model_json(
     demo_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive.unpack(demo_model, tmp_path)
-    monkeypatch.setattr(quantize, "onnxruntime_missing", lambda: "onnxruntime is not installed in this Python")
+    missing = ("", "onnxruntime is not installed in this Python and the code bundle carries no wheels")
+    monkeypatch.setattr(bundled_wheels, "ensure_onnxruntime", lambda: missing)
     result = quantize.quantize_and_measure(tmp_path / ONNX_FILE, tmp_path / "x.onnx", tmp_path)
-    assert result == {"preferred": False, "reason": "onnxruntime is not installed in this Python"}
+    assert result == {"preferred": False, "reason": missing[1]}
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -192,6 +195,8 @@ def test_a_failing_quantization_keeps_the_fp32_model_and_says_why(
     assert result == {
         "preferred": False,
         "reason": "int8 quantization failed (RuntimeError: [ONNXRuntimeError] : 1 : FAIL : unsupported)",
+        "onnxruntime": __import__("onnxruntime").__version__,
+        "onnxruntime_from": "this Python",
     }
     assert not (tmp_path / "x.onnx").exists()
 
