@@ -126,7 +126,7 @@ synth: setup
 	$(OFFLINE_ENV) $(CDK) synth --quiet
 	@$(PY) -m tools.synth_summary cdk.out
 
-test: setup-dev
+test: setup-dev setup-image
 	$(OFFLINE_ENV) $(PY) -m pytest
 
 rehearse: rehearse-pipeline rehearse-camera

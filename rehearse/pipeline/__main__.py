@@ -8,11 +8,13 @@ execution's own knobs: sample's --per-class, and the pipeline parameters Epochs 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 from rehearse.pipeline import aws, cloudformation, jobs
 from rehearse.pipeline.executor import Executor
 from rehearse.pipeline.expressions import Context, typed_parameters
-from rehearse.pipeline.report import StepFailed, Timings
+from rehearse.pipeline.report import StepFailed, Timings, int8_problem, int8_report
 from sorter_common.training_pipeline import ARCHITECTURES, DEFAULT_ARCHITECTURE, pretrained_weights_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -215,6 +217,22 @@ class Rehearsal:
         print(f"    deployment {json.dumps(calls[1]['components'])}", flush=True)
         return result
 
+    def int8_record(self, model_uri: str) -> dict[str, Any]:
+        """model.json's "int8" in the Train step's model.tar.gz: the export's own measurement in the image.
+
+        The image has no onnxruntime: the job quantizes with the wheel its code bundle carries.
+        """
+        from sorter_common.artifact import INT8_INFO_KEY, MODEL_INFO_FILE
+
+        bucket, key = jobs.S3.split(model_uri)
+        body = self.s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+            member = archive.extractfile(MODEL_INFO_FILE)
+            if member is None:
+                raise StepFailed("int8", f"no {MODEL_INFO_FILE} in {model_uri}")
+            record: dict[str, Any] = json.loads(member.read())[INT8_INFO_KEY]
+        return record
+
     def edge_check(self, context: Context, model_uri: str) -> tuple[int, int]:
         """The registered model.tar.gz in the Greengrass component, over the held-out images."""
         bucket, key = jobs.S3.split(model_uri)
@@ -257,7 +275,7 @@ def _recorder(calls: list[dict[str, Any]]) -> Any:
     return record
 
 
-def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
+def rehearse(args: argparse.Namespace, workdir: Path) -> tuple[Timings, dict[str, Any]]:
     with aws.moto_server() as endpoint:
         run = Rehearsal(args, workdir, endpoint)
         timings = run.timings
@@ -293,6 +311,12 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
         outcome, context = run.run_pipeline(training, given)
         if outcome.status != "Succeeded" or not outcome.model_package_arn:
             raise StepFailed("pipeline", outcome.message or "no model package was registered")
+        with timings.step("int8 measured in the Train step (model.json)"):
+            int8 = run.int8_record(context.properties["Steps.Train.ModelArtifacts.S3ModelArtifacts"])
+            print(int8_report(int8), flush=True)
+            problem = int8_problem(int8)
+            if problem:
+                raise StepFailed("int8", problem, workdir / "jobs" / "Train" / "job.log")
         with timings.step("python -m training pipeline approve"):
             run.user("approve", "training", "pipeline", "approve", outcome.model_package_arn)
         with timings.step("approval event -> promotion handler"):
@@ -306,7 +330,7 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> Timings:
             # The image's MXNet (Evaluate) and the edge's ONNX Runtime must agree image for image.
             if right != round(measured * total) or right / total < args.accuracy_gate:
                 raise StepFailed("edge", f"{right}/{total} held-out images in the right bin, Evaluate said {measured}")
-        return timings
+        return timings, int8
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         try:
-            timings = rehearse(args, workdir)
+            timings, int8 = rehearse(args, workdir)
         except StepFailed as failure:
             print(f"\nrehearsal FAILED at {failure.step}: {failure.reason}", file=sys.stderr)
             tail = failure.tail()
@@ -327,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print("\nrehearsal passed: step times")
     print(timings.table())
+    print("\nint8 at export, measured in the Train step (model.json):")
+    print(int8_report(int8))
     if args.json:
-        args.json.write_text(json.dumps({"steps": dict(timings.steps), "total": timings.total()}, indent=2) + "\n")
+        document = {"steps": dict(timings.steps), "total": timings.total(), "int8": int8}
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
 
 

@@ -18,7 +18,7 @@ from rehearse.pipeline import aws, jobs
 from rehearse.pipeline.cloudformation import Template
 from rehearse.pipeline.executor import Executor
 from rehearse.pipeline.expressions import Context, ExpressionError, json_path, typed_parameters
-from rehearse.pipeline.report import StepFailed, Timings
+from rehearse.pipeline.report import StepFailed, Timings, int8_problem, int8_report
 from stacks.config import TrainingConfig
 from stacks.training_pipeline.definition import SUB_VARIABLES, PipelineSettings, build_definition
 
@@ -188,3 +188,24 @@ def test_the_model_is_packed_with_its_files_at_the_top(tmp_path: Path) -> None:
         (tmp_path / "model" / name).write_text("x")
     with tarfile.open(jobs.pack_model(tmp_path / "model", tmp_path / "model.tar.gz")) as archive:
         assert sorted(archive.getnames()) == ["labels.txt", "model.json"]
+
+
+def test_the_int8_check_fails_when_the_train_step_had_no_onnxruntime_and_prints_a_measurement() -> None:
+    missing = {"preferred": False, "reason": "onnxruntime's quantization is not installed in this Python (x)"}
+    assert "no onnxruntime" in int8_problem(missing) and "not installed" in int8_problem(missing)
+    failed = {"preferred": False, "reason": "int8 quantization failed (x)", "onnxruntime": "1.10.0"}
+    assert "measured no int8 model" in int8_problem(failed)
+    measured = {
+        "preferred": True,
+        "reason": "int8 is 2.00x faster and loses 0.0 points of test accuracy",
+        "fp32_ms_per_frame": 12.0,
+        "int8_ms_per_frame": 6.0,
+        "speedup": 2.0,
+        "fp32_test_accuracy": 0.9,
+        "int8_test_accuracy": 0.9,
+        "onnxruntime": "1.10.0",
+        "onnxruntime_from": "the code bundle's wheels",
+    }
+    assert int8_problem(measured) == ""
+    lines = int8_report(measured).splitlines()
+    assert len(lines) == 9 and any("int8 ms/frame" in line and "6.0" in line for line in lines)
