@@ -23,6 +23,7 @@ from rehearse.pipeline import aws, cloudformation, jobs
 from rehearse.pipeline.executor import Executor
 from rehearse.pipeline.expressions import Context, typed_parameters
 from rehearse.pipeline.report import StepFailed, Timings, int8_problem, int8_report
+from sorter_common.artifact import INT8_ONNX_FILE, INT8_PREFERRED, ONNX_FILE
 from sorter_common.training_pipeline import ARCHITECTURES, DEFAULT_ARCHITECTURE, pretrained_weights_file
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -233,8 +234,11 @@ class Rehearsal:
             record: dict[str, Any] = json.loads(member.read())[INT8_INFO_KEY]
         return record
 
-    def edge_check(self, context: Context, model_uri: str) -> tuple[int, int]:
-        """The registered model.tar.gz in the Greengrass component, over the held-out images."""
+    def edge_check(self, context: Context, model_uri: str) -> tuple[int, int, set[str]]:
+        """The registered model.tar.gz in the Greengrass component, over the held-out images.
+
+        Returns the right count, the total and the details of the component's model-loaded statuses
+        (which network file it ran, on how many threads)."""
         bucket, key = jobs.S3.split(model_uri)
         model = self.workdir / "edge" / "model.tar.gz"
         model.parent.mkdir(parents=True)
@@ -247,6 +251,7 @@ class Rehearsal:
 
         classes = parse_labels((data / "labels.txt").read_text())
         right = 0
+        loaded: set[str] = set()
         rows = read_lst(data / "test.lst")
         for index, (label, relative) in enumerate(rows):
             folder = self.workdir / "edge" / f"frame-{index}"
@@ -261,11 +266,13 @@ class Rehearsal:
             )
             messages = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
             predictions = [m["message"]["label"] for m in messages if m["topic"].endswith("/predictions")]
+            statuses = [m["message"] for m in messages if m["topic"].endswith("/status")]
+            loaded.update(status["detail"] for status in statuses if status["state"] == "model-loaded")
             if not predictions:
                 log = self.workdir / "edge.log"
                 raise StepFailed("edge", f"the component published no prediction for {relative}", log)
             right += predictions[0] == classes[label]
-        return right, len(rows)
+        return right, len(rows), loaded
 
 
 def _recorder(calls: list[dict[str, Any]]) -> Any:
@@ -323,7 +330,12 @@ def rehearse(args: argparse.Namespace, workdir: Path) -> tuple[Timings, dict[str
             run.promote(edge, outcome.model_package_arn)
         with timings.step("Greengrass component on the held-out images"):
             model_uri = context.properties["Steps.Train.ModelArtifacts.S3ModelArtifacts"]
-            right, total = run.edge_check(context, model_uri)
+            right, total, loaded = run.edge_check(context, model_uri)
+            # The camera must run the file the export chose (model.json's int8 decision).
+            chosen = INT8_ONNX_FILE if int8.get(INT8_PREFERRED) else ONNX_FILE
+            if not loaded or any(f"file={chosen} " not in detail + " " for detail in loaded):
+                raise StepFailed("edge", f"the export chose {chosen}, the component loaded: {sorted(loaded)}")
+            print(f"    the component ran {chosen}, as the export decided ({'; '.join(sorted(loaded))})")
             accuracy = context.property_files["Steps.Evaluate.PropertyFiles.EvaluationReport"]
             measured = float(accuracy["multiclass_classification_metrics"]["accuracy"]["value"])
             print(f"    {right}/{total} held-out images in the right bin; the Evaluate step measured {measured:.4f}")
