@@ -13,12 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stacks.training_pipeline.source_bundle import WHEELS_DOWNLOAD_DIR
 from tools.synth_summary import stack_templates
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".build" / "diff"
 CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 APP_COMMAND = f"{PROJECT_ROOT / '.venv' / 'bin' / 'python'} app.py"
+# What a synth reads that git does not hold (`make setup` downloads it): the ref's tree borrows this
+# checkout's copy, found there by each file's pinned hash, so an unchanged pin synthesizes alike.
+SYNTH_INPUTS_OUTSIDE_GIT = (WHEELS_DOWNLOAD_DIR,)
 
 
 def synthesize(source: Path, outdir: Path) -> dict[str, Path]:
@@ -41,6 +45,10 @@ def checkout(ref: str, path: Path) -> None:
         check=True,
         capture_output=True,
     )
+    for relative in SYNTH_INPUTS_OUTSIDE_GIT:
+        if (PROJECT_ROOT / relative).exists():
+            (path / relative).parent.mkdir(parents=True, exist_ok=True)
+            (path / relative).symlink_to(PROJECT_ROOT / relative)
 
 
 def main(argv: list[str] | None = None) -> int:
