@@ -4,7 +4,8 @@ Persistent session (clean_session False) and QoS 1, so the broker queues message
 are away; the CRT reconnects with exponential backoff after a lost connection, and when the
 broker has forgotten our session (a restarted broker) we subscribe again ourselves.
 The first connection is not retried by the CRT, so connect_with_backoff does that, and gives up
-at once on a TLS or authorization refusal, which no retry can fix.
+at once on a TLS or authorization refusal, which no retry can fix; a TLS handshake that timed out
+or was reset (a flaky uplink) is not a refusal and is retried.
 
 Bad credentials are named, file by file, before any connection: awscrt reports an unreadable
 PEM as a bare RuntimeError ("AWS_ERROR_INVALID_ARGUMENT") that says nothing of which file. A CA
@@ -102,22 +103,35 @@ def _ca_loads(ca: Path) -> bool:
     return True
 
 
-def server_verification_failure(settings: MqttSettings) -> str | None:
-    """Why the broker's certificate does not verify against settings.ca, or None if it does or we cannot tell.
+UNTRUSTED, ANSWERED, UNREACHABLE = "untrusted", "answered", "unreachable"
 
-    A plain TLS handshake without a client certificate: OpenSSL reports a server it cannot
-    verify at once, where the CRT takes up to 30 s to say only "negotiation failed".
+
+def probe_server(settings: MqttSettings) -> tuple[str, str | None]:
+    """A plain TLS handshake without a client certificate: (UNTRUSTED, why) when the broker's certificate does
+    not verify against settings.ca, (ANSWERED, None) when a TLS server answered, (UNREACHABLE, None) when
+    nothing did (no route, refused, reset, timed out).
+
+    OpenSSL reports a server it cannot verify at once, where the CRT takes up to 30 s to say only
+    "negotiation failed".
     """
     try:
         context = ssl.create_default_context(cafile=str(settings.ca))
         address = (settings.endpoint, settings.port)
         raw = socket.create_connection(address, timeout=PROBE_TIMEOUT_S)
         with raw, context.wrap_socket(raw, server_hostname=settings.endpoint):
-            return None
+            return ANSWERED, None
     except ssl.SSLCertVerificationError as error:
-        return str(error.verify_message or error.reason)
-    except (OSError, ssl.SSLError, ValueError):
-        return None  # unreachable, or refused for another reason: not evidence against the CA
+        return UNTRUSTED, str(error.verify_message or error.reason)
+    except (ssl.SSLError, ValueError):
+        return ANSWERED, None  # a TLS server spoke (and wanted our certificate, say): not evidence against the CA
+    except OSError:
+        return UNREACHABLE, None
+
+
+def server_verification_failure(settings: MqttSettings) -> str | None:
+    """Why the broker's certificate does not verify against settings.ca, or None if it does or we cannot tell."""
+    verdict, reason = probe_server(settings)
+    return reason if verdict == UNTRUSTED else None
 
 
 def _untrusted_server(settings: MqttSettings, reason: str) -> ConnectionRefused:
@@ -127,15 +141,33 @@ def _untrusted_server(settings: MqttSettings, reason: str) -> ConnectionRefused:
     )
 
 
+# TLS errors of the link, not of our identity: a handshake that timed out or whose connection was reset or
+# closed under it (a flaky uplink, a broker restarting). They are retried like any dropped connection.
+TRANSIENT_TLS_ERRORS = frozenset({
+    "AWS_IO_TLS_NEGOTIATION_TIMEOUT",
+    "AWS_IO_TLS_ERROR_READ_FAILURE",
+    "AWS_IO_TLS_ERROR_WRITE_FAILURE",
+    "AWS_IO_TLS_ERROR_NOT_NEGOTIATED",
+    "AWS_IO_TLS_CLOSED_ABORT",
+    "AWS_IO_TLS_CLOSED_GRACEFUL",
+})
+
+
 def _refusal_hint(error: BaseException, settings: MqttSettings) -> str | None:
-    """A clear sentence when the error means our identity was refused, else None."""
+    """A clear sentence when the error means our identity was refused, else None (worth retrying)."""
     name = getattr(error, "name", "")
+    if name in TRANSIENT_TLS_ERRORS:
+        return None
     if name.startswith("AWS_IO_TLS") or name.startswith("AWS_IO_FILE") or "CERT" in name or "PEM" in name:
         # Our files loaded (checked before connecting), so either the broker's certificate does not
-        # verify against our CA (the probe tells at once) or the broker refused our certificate.
-        reason = server_verification_failure(settings)
-        if reason is not None:
-            return str(_untrusted_server(settings, reason))
+        # verify against our CA (the probe tells at once), or the broker refused our certificate, or
+        # the network failed mid-handshake (a reset is reported as a failed negotiation too): the
+        # probe tells the last from the others, as nothing answers it either.
+        verdict, reason = probe_server(settings)
+        if verdict == UNTRUSTED:
+            return str(_untrusted_server(settings, reason or "unverified"))
+        if verdict == UNREACHABLE:
+            return None
         return (
             f"TLS with {settings.endpoint}:{settings.port} failed ({name}): the broker does not trust the client "
             f"certificate {settings.cert} (not registered, inactive or from another CA)"

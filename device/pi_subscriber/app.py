@@ -171,7 +171,8 @@ class Subscriber:
         thread.start()
 
     def _run_cloud(self) -> None:
-        """Connect to AWS IoT Core and subscribe; a refusal ends the subscriber (exit 2), as retrying cannot help."""
+        """Connect to AWS IoT Core and subscribe; a refusal ends the cloud path, as retrying cannot help (and the
+        subscriber with exit 2, unless the local path is up: see _path_event)."""
         log.info("connecting to %s:%d as %s", self.config.endpoint, self.config.port, self.config.client_id)
         stage = "connect"
         try:
@@ -182,6 +183,8 @@ class Subscriber:
             if not self._subscribe(self._link, CLOUD):
                 return  # stopped while still trying to subscribe
         except ConnectionRefused as error:
+            if stage == "subscribe":
+                self._link.disconnect()  # connected, but refused a topic: the CRT would keep it reconnecting
             self._enqueue_event("refused", {"error": str(error), "stage": stage}, CLOUD)
             return
         self._enqueue_event("subscribed", {"topics": list(self.config.topics), "session_present": session_present},
@@ -280,12 +283,18 @@ class Subscriber:
     def _path_event(self, path: str, name: str, details: dict[str, Any]) -> int | None:
         """A connection event of one path: log it, record it, follow which paths are up."""
         if name == "refused":
-            if path == CLOUD:
+            if path == CLOUD and not self._paths.up[LOCAL]:
+                # No other path to show from (local_path off, or not up yet): bad credentials end the subscriber.
                 log.error("cannot %s: %s", details.get("stage", "connect"), details["error"])
                 self._events.write("refused", error=details["error"])
                 return EXIT_CONFIG
-            log.error("local path: cannot %s: %s; the cloud path goes on alone", details.get("stage"),
-                      details["error"])
+            if path == CLOUD:
+                # The local path is up and keeps the display right: end only the cloud path, say it once.
+                log.error("cloud path: cannot %s: %s; the local path goes on alone", details.get("stage", "connect"),
+                          details["error"])
+            else:
+                log.error("local path: cannot %s: %s; the cloud path goes on alone", details.get("stage"),
+                          details["error"])
         elif name == "subscribed":
             where = f" on {details['core']} at {details['address']}" if path == LOCAL else ""
             log.info("%s path: subscribed to %s%s", path, ", ".join(self.config.topics), where)
