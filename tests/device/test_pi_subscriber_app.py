@@ -22,6 +22,7 @@ from device.mqtt_link import ConnectionRefused
 from device.pi_subscriber import app, discovery
 from device.pi_subscriber.config import load_config
 from device.pi_subscriber.display import TerminalRenderer
+from device.pi_subscriber.paths import CLOUD, LOCAL, PathState
 from testbed.discovery_server import discover_document
 
 
@@ -218,3 +219,12 @@ def test_a_cloud_refusal_while_the_local_path_is_up_ends_only_the_cloud_path(
     cloud = ScriptedLink.made[0]
     assert cloud.settings.endpoint == "broker.invalid"
     assert cloud.disconnected  # connected but refused a topic: not left to the CRT's reconnects
+
+
+def test_a_local_subscription_refused_leaves_no_local_path_up() -> None:
+    state = PathState()
+    assert not state.on_event(LOCAL, "connected", {"session_present": False})  # connected carries nothing yet
+    state.on_event(LOCAL, "refused", {"error": "policy", "stage": "subscribe"})
+    assert state.up[LOCAL] is False and state.summary() == "none" and state.mark() is None
+    state.on_event(CLOUD, "subscribed", {})
+    assert state.summary() == "cloud only" and state.mark() is None  # never "local only" on a dead path
