@@ -238,6 +238,7 @@ class Subscriber:
 
     def _connect_local(self, core: discovery.LocalCore, cache: Path) -> bool:
         """One try at one address of one core: connected and subscribed, or False (said in the log)."""
+        link: MqttLink | None = None
         try:
             link = MqttLink(
                 MqttSettings(endpoint=core.host, port=core.port, cert=self.config.cert, key=self.config.key,
@@ -247,6 +248,11 @@ class Subscriber:
             )
             link.connect()
         except (ConnectionRefused, BrokerUnreachable, OSError) as error:
+            if link is not None:
+                # A timed-out connect is still in flight in the CRT: left alone it could connect later with
+                # our client id, and the broker would drop the two connections in turn. The next try builds
+                # a new link (the next address, or this one after the pause), so this one is ended here.
+                link.disconnect()
             self._enqueue_event("local-unreachable", {"core": core.name, "address": f"{core.host}:{core.port}",
                                                       "error": str(error)}, LOCAL)
             return False

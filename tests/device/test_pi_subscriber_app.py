@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 from awscrt.exceptions import AwsCrtError
 
-from device.mqtt_link import ConnectionRefused
+from device.mqtt_link import BrokerUnreachable, ConnectionRefused
 from device.pi_subscriber import app, discovery
 from device.pi_subscriber.config import load_config
 from device.pi_subscriber.display import TerminalRenderer
@@ -228,3 +228,15 @@ def test_a_local_subscription_refused_leaves_no_local_path_up() -> None:
     assert state.up[LOCAL] is False and state.summary() == "none" and state.mark() is None
     state.on_event(CLOUD, "subscribed", {})
     assert state.summary() == "cloud only" and state.mark() is None  # never "local only" on a dead path
+
+
+def test_a_failed_local_try_ends_its_link(make_subscriber: Callable[..., app.Subscriber], tmp_path: Path) -> None:
+    cache = cached_discovery(tmp_path)
+    subscriber = make_subscriber("--discovery-cache", str(cache))
+    ScriptedLink.connect_script = [BrokerUnreachable("192.0.2.10:8883: no answer within 10 s")]
+    (core,) = discovery.cores_of(discovery.load(cache) or {})
+    assert subscriber._connect_local(core, cache) is False
+    (failed,) = [link for link in ScriptedLink.made if link.settings.endpoint == CORE_ADDRESS[0]]
+    assert failed.disconnected  # its connect may still be in flight: it must not connect later as us
+    assert subscriber._connect_local(core, cache) is True  # the next try, a new link, connects
+    assert not ScriptedLink.made[-1].disconnected
