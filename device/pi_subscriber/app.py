@@ -218,13 +218,19 @@ class Subscriber:
             except discovery.DiscoveryFailed as error:
                 self._enqueue_event("discovery-failed", {"error": str(error)}, LOCAL)
             else:
-                try:
-                    discovery.save(cache, payload)
-                except OSError as error:
-                    self._enqueue_event("discovery-cache-failed", {"error": f"{cache}: {error.strerror}"}, LOCAL)
                 cores = discovery.cores_of(payload)
-                self._enqueue_event("discovered", {"cores": discovery.describe(cores), "cached": False}, LOCAL)
-                return cores
+                if cores:
+                    try:
+                        discovery.save(cache, payload)
+                    except OSError as error:
+                        self._enqueue_event("discovery-cache-failed", {"error": f"{cache}: {error.strerror}"},
+                                            LOCAL)
+                    self._enqueue_event("discovered", {"cores": discovery.describe(cores), "cached": False}, LOCAL)
+                    return cores
+                # An answer naming no core (the Pi not associated yet, or no longer): never over a good cache.
+                self._enqueue_event("discovery-empty", {
+                    "error": f"discovery named no camera core (is this Pi associated? run device.provision); "
+                    f"ignored, {cache} kept"}, LOCAL)
         payload = discovery.load(cache)
         if payload is None:
             if config.discovery_host is None:
@@ -307,7 +313,8 @@ class Subscriber:
         elif name == "subscribe-retry":
             log.warning("%s path: subscribing failed (%s); retrying in %.0f s", path, details["error"],
                         details["delay_s"])
-        elif path == LOCAL and name in ("discovery-failed", "discovery-cache-failed", "local-unreachable"):
+        elif path == LOCAL and name in ("discovery-failed", "discovery-empty", "discovery-cache-failed",
+                                        "local-unreachable"):
             if self._first.first("local:" + name):  # every retry would say the same: once, then only the event log
                 log.warning("local path: %s", details.get("error"))
         elif name == "discovered":

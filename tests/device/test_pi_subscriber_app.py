@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections import Counter
@@ -240,3 +241,22 @@ def test_a_failed_local_try_ends_its_link(make_subscriber: Callable[..., app.Sub
     assert failed.disconnected  # its connect may still be in flight: it must not connect later as us
     assert subscriber._connect_local(core, cache) is True  # the next try, a new link, connects
     assert not ScriptedLink.made[-1].disconnected
+
+
+def test_a_discovery_answer_naming_no_core_never_replaces_a_good_cache(
+    make_subscriber: Callable[..., app.Subscriber], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = cached_discovery(tmp_path)
+    before = cache.read_text()
+    subscriber = make_subscriber("--discovery-cache", str(cache), "--discovery-endpoint", "greengrass.invalid")
+    monkeypatch.setattr(discovery, "discover", lambda *args, **kwargs: {"GGGroups": []})  # a 200, no core
+    cores = subscriber._local_cores(cache)
+    assert [(core.name, core.host, core.port) for core in cores] == [(CORE, *CORE_ADDRESS)]  # from the cache
+    assert cache.read_text() == before
+    names = []
+    while True:
+        try:
+            names.append(subscriber._event_inbox.get_nowait()[1])
+        except queue.Empty:
+            break
+    assert names == ["discovery-empty", "discovered"]
