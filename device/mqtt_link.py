@@ -4,7 +4,9 @@ Persistent session (clean_session False) and QoS 1, so the broker queues message
 are away; the CRT reconnects with exponential backoff after a lost connection, and when the
 broker has forgotten our session (a restarted broker) we subscribe again ourselves.
 The first connection is not retried by the CRT, so connect_with_backoff does that, and gives up
-at once on a TLS or authorization refusal, which no retry can fix.
+at once on a TLS or authorization refusal, which no retry can fix; a TLS handshake that timed out,
+or failed while the broker accepts our certificate (a reset on a flaky uplink), is not a refusal and
+is retried.
 
 Bad credentials are named, file by file, before any connection: awscrt reports an unreadable
 PEM as a bare RuntimeError ("AWS_ERROR_INVALID_ARGUMENT") that says nothing of which file. A CA
@@ -102,22 +104,35 @@ def _ca_loads(ca: Path) -> bool:
     return True
 
 
-def server_verification_failure(settings: MqttSettings) -> str | None:
-    """Why the broker's certificate does not verify against settings.ca, or None if it does or we cannot tell.
+UNTRUSTED, ANSWERED, UNREACHABLE = "untrusted", "answered", "unreachable"
 
-    A plain TLS handshake without a client certificate: OpenSSL reports a server it cannot
-    verify at once, where the CRT takes up to 30 s to say only "negotiation failed".
+
+def probe_server(settings: MqttSettings) -> tuple[str, str | None]:
+    """A plain TLS handshake without a client certificate: (UNTRUSTED, why) when the broker's certificate does
+    not verify against settings.ca, (ANSWERED, None) when a TLS server answered, (UNREACHABLE, None) when
+    nothing did (no route, refused, reset, timed out).
+
+    OpenSSL reports a server it cannot verify at once, where the CRT takes up to 30 s to say only
+    "negotiation failed".
     """
     try:
         context = ssl.create_default_context(cafile=str(settings.ca))
         address = (settings.endpoint, settings.port)
         raw = socket.create_connection(address, timeout=PROBE_TIMEOUT_S)
         with raw, context.wrap_socket(raw, server_hostname=settings.endpoint):
-            return None
+            return ANSWERED, None
     except ssl.SSLCertVerificationError as error:
-        return str(error.verify_message or error.reason)
-    except (OSError, ssl.SSLError, ValueError):
-        return None  # unreachable, or refused for another reason: not evidence against the CA
+        return UNTRUSTED, str(error.verify_message or error.reason)
+    except (ssl.SSLError, ValueError):
+        return ANSWERED, None  # a TLS server spoke (and wanted our certificate, say): not evidence against the CA
+    except OSError:
+        return UNREACHABLE, None
+
+
+def server_verification_failure(settings: MqttSettings) -> str | None:
+    """Why the broker's certificate does not verify against settings.ca, or None if it does or we cannot tell."""
+    verdict, reason = probe_server(settings)
+    return reason if verdict == UNTRUSTED else None
 
 
 def _untrusted_server(settings: MqttSettings, reason: str) -> ConnectionRefused:
@@ -127,15 +142,53 @@ def _untrusted_server(settings: MqttSettings, reason: str) -> ConnectionRefused:
     )
 
 
+# The TLS error of a handshake that ran out of time: the link, never our identity, so it is retried like
+# any dropped connection. Every other TLS error is ambiguous: a broker that refuses our certificate is seen
+# as a failed negotiation, a failed read (TLS 1.3 sends the refusal after the handshake) or a closed
+# connection, and so is a connection reset mid-handshake on a flaky uplink. The probes tell them apart.
+TRANSIENT_TLS_ERRORS = frozenset({"AWS_IO_TLS_NEGOTIATION_TIMEOUT"})
+CERTIFICATE_PROBE_READ_S = 1.0
+
+
+def client_certificate_accepted(settings: MqttSettings) -> bool | None:
+    """Whether the broker accepts our certificate, by a handshake with it (no MQTT): True when the broker
+    waits for our CONNECT, False when it refuses (an alert, or it hangs up), None when nothing answers."""
+    try:
+        context = ssl.create_default_context(cafile=str(settings.ca))
+        context.load_cert_chain(str(settings.cert), str(settings.key))
+    except (OSError, ValueError):
+        return False  # unusable here too: the CRT's refusal stands
+    try:
+        raw = socket.create_connection((settings.endpoint, settings.port), timeout=PROBE_TIMEOUT_S)
+    except OSError:
+        return None
+    try:
+        with raw, context.wrap_socket(raw, server_hostname=settings.endpoint) as tls:
+            tls.settimeout(CERTIFICATE_PROBE_READ_S)
+            try:
+                return tls.recv(1) != b""  # an MQTT broker says nothing before our CONNECT
+            except (TimeoutError, socket.timeout):  # the same class only from 3.10
+                return True
+    except ssl.SSLError:
+        return False  # an alert: our certificate refused
+    except OSError:
+        return None  # reset or timed out mid-handshake: the network
+
+
 def _refusal_hint(error: BaseException, settings: MqttSettings) -> str | None:
-    """A clear sentence when the error means our identity was refused, else None."""
+    """A clear sentence when the error means our identity was refused, else None (worth retrying)."""
     name = getattr(error, "name", "")
+    if name in TRANSIENT_TLS_ERRORS:
+        return None
     if name.startswith("AWS_IO_TLS") or name.startswith("AWS_IO_FILE") or "CERT" in name or "PEM" in name:
         # Our files loaded (checked before connecting), so either the broker's certificate does not
-        # verify against our CA (the probe tells at once) or the broker refused our certificate.
-        reason = server_verification_failure(settings)
-        if reason is not None:
-            return str(_untrusted_server(settings, reason))
+        # verify against our CA (the first probe tells at once), or the broker refused our certificate,
+        # or the network failed mid-handshake: a handshake with our own certificate tells these apart.
+        verdict, reason = probe_server(settings)
+        if verdict == UNTRUSTED:
+            return str(_untrusted_server(settings, reason or "unverified"))
+        if verdict == UNREACHABLE or client_certificate_accepted(settings) is not False:
+            return None
         return (
             f"TLS with {settings.endpoint}:{settings.port} failed ({name}): the broker does not trust the client "
             f"certificate {settings.cert} (not registered, inactive or from another CA)"

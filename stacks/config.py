@@ -94,6 +94,8 @@ class GreengrassConfig:
     correction_dataset: str
     # The local path (README "When the internet is down"): the client-device components on the cameras.
     local_path: bool
+    # How long a camera keeps admitting the Pi on what it last verified while it cannot reach AWS.
+    client_trust_minutes: int
 
 
 @dataclass(frozen=True)
@@ -469,6 +471,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("greengrassUnsureSamplePerHour", "greengrass", "unsure_sample_per_hour", 0, _integer(0, 60)),
     # On by default: the bin display keeps working when the internet is down (stacks/constructs/client_devices.py).
     Setting("greengrassLocalPath", "greengrass", "local_path", True, _boolean),
+    # Client device auth's security.clientDeviceTrustDurationMinutes (offline authentication): the docs'
+    # bounds, 1 to 2,147,483,647 minutes; their default, 1, effectively turns offline authentication off,
+    # so the Pi could not reconnect to a camera a minute into an outage. One week by default: an outage
+    # of a weekend and more is covered, and a revoked Pi certificate stays trusted offline that long.
+    Setting(
+        "greengrassClientTrustMinutes", "greengrass", "client_trust_minutes", 7 * 24 * 60, _integer(1, 2_147_483_647)
+    ),
     Setting(
         "correctionDataset",
         "greengrass",

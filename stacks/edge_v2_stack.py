@@ -115,8 +115,9 @@ class EdgeV2Stack(Stack):
         }
         if config.local_path:
             # The camera's own broker for the Pi, and the bridge that feeds it and AWS IoT Core.
-            components.update(client_devices.deployment_components(pi_thing_name=pi_thing_name,
-                                                                   topic_prefix=topic_prefix))
+            components.update(client_devices.deployment_components(
+                pi_thing_name=pi_thing_name, topic_prefix=topic_prefix, trust_minutes=config.client_trust_minutes
+            ))
         self.deployment = greengrass.CfnDeployment(
             self,
             "Deployment",

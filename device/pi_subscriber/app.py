@@ -171,7 +171,8 @@ class Subscriber:
         thread.start()
 
     def _run_cloud(self) -> None:
-        """Connect to AWS IoT Core and subscribe; a refusal ends the subscriber (exit 2), as retrying cannot help."""
+        """Connect to AWS IoT Core and subscribe; a refusal ends the cloud path, as retrying cannot help (and the
+        subscriber with exit 2, unless the local path is up: see _path_event)."""
         log.info("connecting to %s:%d as %s", self.config.endpoint, self.config.port, self.config.client_id)
         stage = "connect"
         try:
@@ -182,6 +183,8 @@ class Subscriber:
             if not self._subscribe(self._link, CLOUD):
                 return  # stopped while still trying to subscribe
         except ConnectionRefused as error:
+            if stage == "subscribe":
+                self._link.disconnect()  # connected, but refused a topic: the CRT would keep it reconnecting
             self._enqueue_event("refused", {"error": str(error), "stage": stage}, CLOUD)
             return
         self._enqueue_event("subscribed", {"topics": list(self.config.topics), "session_present": session_present},
@@ -215,13 +218,19 @@ class Subscriber:
             except discovery.DiscoveryFailed as error:
                 self._enqueue_event("discovery-failed", {"error": str(error)}, LOCAL)
             else:
-                try:
-                    discovery.save(cache, payload)
-                except OSError as error:
-                    self._enqueue_event("discovery-cache-failed", {"error": f"{cache}: {error.strerror}"}, LOCAL)
                 cores = discovery.cores_of(payload)
-                self._enqueue_event("discovered", {"cores": discovery.describe(cores), "cached": False}, LOCAL)
-                return cores
+                if cores:
+                    try:
+                        discovery.save(cache, payload)
+                    except OSError as error:
+                        self._enqueue_event("discovery-cache-failed", {"error": f"{cache}: {error.strerror}"},
+                                            LOCAL)
+                    self._enqueue_event("discovered", {"cores": discovery.describe(cores), "cached": False}, LOCAL)
+                    return cores
+                # An answer naming no core (the Pi not associated yet, or no longer): never over a good cache.
+                self._enqueue_event("discovery-empty", {
+                    "error": f"discovery named no camera core (is this Pi associated? run device.provision); "
+                    f"ignored, {cache} kept"}, LOCAL)
         payload = discovery.load(cache)
         if payload is None:
             if config.discovery_host is None:
@@ -235,6 +244,7 @@ class Subscriber:
 
     def _connect_local(self, core: discovery.LocalCore, cache: Path) -> bool:
         """One try at one address of one core: connected and subscribed, or False (said in the log)."""
+        link: MqttLink | None = None
         try:
             link = MqttLink(
                 MqttSettings(endpoint=core.host, port=core.port, cert=self.config.cert, key=self.config.key,
@@ -244,6 +254,11 @@ class Subscriber:
             )
             link.connect()
         except (ConnectionRefused, BrokerUnreachable, OSError) as error:
+            if link is not None:
+                # A timed-out connect is still in flight in the CRT: left alone it could connect later with
+                # our client id, and the broker would drop the two connections in turn. The next try builds
+                # a new link (the next address, or this one after the pause), so this one is ended here.
+                link.disconnect()
             self._enqueue_event("local-unreachable", {"core": core.name, "address": f"{core.host}:{core.port}",
                                                       "error": str(error)}, LOCAL)
             return False
@@ -280,19 +295,26 @@ class Subscriber:
     def _path_event(self, path: str, name: str, details: dict[str, Any]) -> int | None:
         """A connection event of one path: log it, record it, follow which paths are up."""
         if name == "refused":
-            if path == CLOUD:
+            if path == CLOUD and not self._paths.up[LOCAL]:
+                # No other path to show from (local_path off, or not up yet): bad credentials end the subscriber.
                 log.error("cannot %s: %s", details.get("stage", "connect"), details["error"])
                 self._events.write("refused", error=details["error"])
                 return EXIT_CONFIG
-            log.error("local path: cannot %s: %s; the cloud path goes on alone", details.get("stage"),
-                      details["error"])
+            if path == CLOUD:
+                # The local path is up and keeps the display right: end only the cloud path, say it once.
+                log.error("cloud path: cannot %s: %s; the local path goes on alone", details.get("stage", "connect"),
+                          details["error"])
+            else:
+                log.error("local path: cannot %s: %s; the cloud path goes on alone", details.get("stage"),
+                          details["error"])
         elif name == "subscribed":
             where = f" on {details['core']} at {details['address']}" if path == LOCAL else ""
             log.info("%s path: subscribed to %s%s", path, ", ".join(self.config.topics), where)
         elif name == "subscribe-retry":
             log.warning("%s path: subscribing failed (%s); retrying in %.0f s", path, details["error"],
                         details["delay_s"])
-        elif path == LOCAL and name in ("discovery-failed", "discovery-cache-failed", "local-unreachable"):
+        elif path == LOCAL and name in ("discovery-failed", "discovery-empty", "discovery-cache-failed",
+                                        "local-unreachable"):
             if self._first.first("local:" + name):  # every retry would say the same: once, then only the event log
                 log.warning("local path: %s", details.get("error"))
         elif name == "discovered":

@@ -8,6 +8,13 @@ Components (Greengrass V2 developer guide, "Interact with local IoT devices"; ea
   exactly the two topic filters the Pi subscribes to ("mqtt:topicfilter:" takes MQTT wildcards and
   allows exactly the filters listed). The bridge, a Greengrass component, is authorized by the
   component itself. https://docs.aws.amazon.com/greengrass/v2/developerguide/client-device-auth-component.html
+  Its `security.clientDeviceTrustDurationMinutes` is set (cdk.json greengrassClientTrustMinutes): the
+  docs' default, 1 minute, "effectively turns off offline authentication"
+  (https://docs.aws.amazon.com/greengrass/v2/developerguide/offline-authentication.html), so a minute
+  into an outage the camera would refuse any reconnect of the Pi (a Pi restart, a Wi-Fi blip, a broker
+  restart): the very outage the local path is for. The daily refresh of what the camera trusts calls
+  ListClientDevicesAssociatedWithCoreDevice; see stacks/constructs/greengrass_core_access.py for where
+  that permission goes.
 - aws.greengrass.clientdevices.mqtt.Moquette: the local MQTT 3.1.1 broker, port 8883 by default. The
   lightest that does the job: a plugin that runs inside the nucleus's JVM, where the EMQX (MQTT 5)
   component is a generic component that needs Docker on Linux cores (its page, "Requirements"); the
@@ -53,9 +60,11 @@ def pi_topic_filters(topic_prefix: str) -> list[str]:
     return [all_predictions_filter(topic_prefix), all_status_filter(topic_prefix)]
 
 
-def auth_configuration(*, pi_thing_name: str, topic_prefix: str) -> dict[str, Any]:
-    """Client device auth's deviceGroups: the Pi's thing, and no other, may connect and subscribe."""
+def auth_configuration(*, pi_thing_name: str, topic_prefix: str, trust_minutes: int) -> dict[str, Any]:
+    """Client device auth's deviceGroups (the Pi's thing, and no other, may connect and subscribe) and how
+    many minutes a camera cut off from AWS keeps trusting what it last verified of the Pi."""
     return {
+        "security": {"clientDeviceTrustDurationMinutes": trust_minutes},
         "deviceGroups": {
             "formatVersion": DEVICE_GROUP_FORMAT,
             "definitions": {PI_GROUP: {"selectionRule": f"thingName: {pi_thing_name}", "policyName": PI_POLICY}},
@@ -87,11 +96,11 @@ def bridge_configuration(*, topic_prefix: str) -> dict[str, Any]:
 
 
 def deployment_components(
-    *, pi_thing_name: str, topic_prefix: str
+    *, pi_thing_name: str, topic_prefix: str, trust_minutes: int
 ) -> dict[str, greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty]:
     """The four components for the camera group's deployment, each at its pinned version."""
     merges = {
-        AUTH: auth_configuration(pi_thing_name=pi_thing_name, topic_prefix=topic_prefix),
+        AUTH: auth_configuration(pi_thing_name=pi_thing_name, topic_prefix=topic_prefix, trust_minutes=trust_minutes),
         BRIDGE: bridge_configuration(topic_prefix=topic_prefix),
     }
     components = {}

@@ -78,6 +78,32 @@ class GreengrassCoreAccess(Construct):
                 "class folder of the correction dataset, and sampled unsure frames under unlabelled/.",
                 findings=tuple(resource_finding(self, arn) for arn in writes),
             )
+        if client_device is not None:
+            # Client device auth's daily refresh of what a camera trusts offline (the local path) lists the
+            # client devices associated with the core: ListClientDevicesAssociatedWithCoreDevice. The
+            # developer guide asks for it on "the IAM role used by the AWS IoT Greengrass service"
+            # (client-device-auth-component.html, "Requirements") and links the offline-authentication page's
+            # same sentence to "Authorize core devices to interact with AWS services" (device-service-role.html),
+            # the token exchange role. The component's own source settles it: it calls the Greengrass control
+            # plane signed with the token exchange service's credentials (aws-greengrass-client-device-auth,
+            # IotAuthClient.getThingsAssociatedWithCoreDevice, credentialsProvider(LazyCredentialProvider)),
+            # so it is this role that needs it, for the cameras' own core devices only; an IoT policy never
+            # authorizes a SigV4 call, and the account's service role is not the caller.
+            partition, region, account = Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
+            core_devices = f"arn:{partition}:greengrass:{region}:{account}:coreDevices:{thing_name_prefix}*"
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["greengrass:ListClientDevicesAssociatedWithCoreDevice"], resources=[core_devices]
+                )
+            )
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM5",
+                "Client device auth on each camera lists the client devices associated with its own core device "
+                "(offline authentication's daily refresh); the cameras' core devices are named by the thing name "
+                "prefix, read-only.",
+                findings=(resource_finding(self, core_devices),),
+            )
         self.role_alias = iot.CfnRoleAlias(
             self, "RoleAlias", role_alias=role_alias_name, role_arn=self.role.role_arn, credential_duration_seconds=3600
         )

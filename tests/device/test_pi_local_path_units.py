@@ -24,7 +24,7 @@ ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com"
 
 def test_the_mark_shows_only_while_the_local_path_is_in_use_and_one_path_is_left() -> None:
     state = PathState()
-    assert state.on_event(CLOUD, "connected", {}) and state.summary() == "cloud only"
+    assert state.on_event(CLOUD, "subscribed", {}) and state.summary() == "cloud only"
     assert state.mark() is None  # no local path found (yet): today's screen, no mark
     assert state.on_event(LOCAL, "subscribed", {}) and state.summary() == "both" and state.mark() is None
     assert state.on_event(CLOUD, "interrupted", {"error": "AWS_IO_SOCKET_CLOSED"})

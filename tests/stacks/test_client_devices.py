@@ -136,3 +136,60 @@ def test_a_bad_local_path_value_is_one_line_naming_the_key() -> None:
     with pytest.raises(ConfigError) as error:
         load_config({**cdk_json_context(), "greengrassLocalPath": "maybe"})
     assert str(error.value) == "greengrassLocalPath='maybe' is not valid: expected true or false"
+
+
+def token_exchange_actions(template: dict[str, Any]) -> dict[str, str]:
+    """Each action the token exchange role (trusted by credentials.iot) allows, with its resources as JSON."""
+    (role,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+        and "credentials.iot.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    role_ids = [name for name, r in template["Resources"].items() if r is role]
+    documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+    documents += [
+        r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_ids[0]} in r["Properties"]["Roles"]
+    ]
+    by_action = {}
+    for document in documents:
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                by_action[action] = json.dumps(statement["Resource"])
+    return by_action
+
+
+def test_a_camera_keeps_admitting_the_pi_offline_for_a_week_by_default(synthesized_app: SynthesizedApp) -> None:
+    # Client device auth's default trust duration, 1 minute, effectively turns offline authentication off.
+    auth = merged(deployment_components(synthesized_app.templates[STACK]), AUTH)
+    assert auth["security"] == {"clientDeviceTrustDurationMinutes": 7 * 24 * 60}
+
+
+def test_the_offline_trust_duration_comes_from_the_config(tmp_path: Any) -> None:
+    auth = merged(deployment_components(synth(tmp_path, greengrassClientTrustMinutes="90")), AUTH)
+    assert auth["security"]["clientDeviceTrustDurationMinutes"] == 90
+
+
+@pytest.mark.parametrize("value", ["0", "2147483648", "a week", "1.5"])
+def test_a_bad_trust_duration_is_one_line_naming_the_key_and_the_bounds(value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config({**cdk_json_context(), "greengrassClientTrustMinutes": value})
+    assert str(error.value) == (
+        f"greengrassClientTrustMinutes={value!r} is not valid: expected a whole number from 1 to 2147483647"
+    )
+
+
+def test_the_token_exchange_role_may_list_the_client_devices_of_the_cameras_own_cores(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    # Offline authentication's daily refresh; the component signs the call with the token exchange credentials.
+    template = synthesized_app.templates[STACK]
+    resources = token_exchange_actions(template)["greengrass:ListClientDevicesAssociatedWithCoreDevice"]
+    assert resources.endswith(':coreDevices:trash-sorter-cam-*"]]}')
+    assert "greengrass:ListClientDevicesAssociatedWithCoreDevice" not in core_policy_actions(template)
+
+
+def test_with_the_local_path_off_the_token_exchange_role_lists_no_client_devices(tmp_path: Any) -> None:
+    template = synth(tmp_path, greengrassLocalPath="false")
+    assert "greengrass:ListClientDevicesAssociatedWithCoreDevice" not in token_exchange_actions(template)
+    assert "s3:GetObject" in token_exchange_actions(template)
