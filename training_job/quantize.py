@@ -39,7 +39,8 @@ MIN_SPEEDUP = 1.5
 MAX_ACCURACY_LOSS = 0.01  # one point of top-1 accuracy on the test split
 # QDQ or QOperator: `python -m bench models` measures both (bench/models_table.md); on this
 # project's x86 build machine they ran equally fast within the noise of a shared machine (ResNet-18
-# 12.3 / 12.8 ms, MobileNet V2 5.9 / 6.2 ms per frame on 1 thread). QDQ is quantize_static's own default.
+# 12.3 / 12.8 ms, MobileNet V2 5.9 / 6.2 ms per frame on 1 thread). Passed explicitly: quantize_static's
+# default is QDQ in this project's onnxruntime 1.18 but QOperator in the 1.10.0 wheel the SageMaker job uses.
 QUANT_FORMAT = "QDQ"
 CALIBRATION_IMAGES = 64
 TIMING_FRAMES = 20
