@@ -211,3 +211,54 @@ def test_a_model_json_preferring_a_missing_int8_file_is_refused(demo_model: Path
         onnx_model_file(str(tmp_path))
     with pytest.raises(archive.ModelArchiveError, match="prefers int8"):
         archive.unpack(archive.pack(tmp_path, tmp_path / "repacked.tar.gz"), tmp_path / "again")
+
+
+def test_an_exception_other_than_import_error_while_importing_onnxruntime_ships_fp32_with_the_reason(
+    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a wheel built against another numpy can raise at import time: not an ImportError.
+    import builtins
+
+    from training_job.train import write_artifact
+    from training_job.train_config import TrainConfig
+
+    real_import = builtins.__import__
+
+    def broken_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("onnxruntime.quantization"):
+            raise RuntimeError("module compiled against API version 0x10 but this version of numpy is 0xd\nmore")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken_import)
+    monkeypatch.setattr(bundled_wheels, "WHEELS_DIR", tmp_path / "no-wheels")  # as a bundle without wheels
+    net = network.build_network("resnet18", 3, pretrained=False, contexts=[mx.cpu()], downscale=4)
+    config = TrainConfig(data_dir=demo_data, model_dir=tmp_path / "out", pretrained=False, downscale=4)
+    packed = write_artifact(net, ["compost", "landfill", "recycling"], {"accuracy": 0.5}, config)
+    assert packed is not None
+    info = archive.unpack(packed, tmp_path / "unpacked")
+    assert info["int8"] == {
+        "preferred": False,
+        "reason": "onnxruntime's quantization is not installed in this Python (RuntimeError: module compiled "
+        f"against API version 0x10 but this version of numpy is 0xd\nmore) and the code bundle carries no wheels "
+        f"({tmp_path / 'no-wheels'})",
+    }
+    with tarfile.open(packed) as tar:
+        names = tar.getnames()
+    assert ONNX_FILE in names and INT8_ONNX_FILE not in names
+    assert (tmp_path / "unpacked" / ONNX_FILE).is_file()
+
+
+def test_any_exception_while_finding_onnxruntime_ships_fp32_with_the_reason(
+    demo_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive.unpack(demo_model, tmp_path)
+
+    def broken() -> tuple[str, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bundled_wheels, "ensure_onnxruntime", broken)
+    result = quantize.quantize_and_measure(tmp_path / ONNX_FILE, tmp_path / "x.onnx", tmp_path)
+    assert result == {
+        "preferred": False,
+        "reason": "onnxruntime cannot be used for int8 (OSError: [Errno 28] No space left on device)",
+    }
