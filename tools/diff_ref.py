@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stacks.training_pipeline.source_bundle import WHEELS_DOWNLOAD_DIR
 from tools.synth_summary import stack_templates
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,11 @@ def checkout(ref: str, path: Path) -> None:
         check=True,
         capture_output=True,
     )
+    # The training code bundle needs the pinned wheels `make setup` downloaded (ignored by git, so not
+    # in the checkout): the base synthesizes with this tree's copy.
+    wheels = PROJECT_ROOT / WHEELS_DOWNLOAD_DIR
+    if wheels.is_dir():
+        shutil.copytree(wheels, path / WHEELS_DOWNLOAD_DIR)
 
 
 def main(argv: list[str] | None = None) -> int:
