@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from sorter_common.artifact import MODEL_PREFIX, PARAMS_FILE, SYMBOL_FILE
 from sorter_common.model_input import INPUT_NAME, INPUT_SIZE, to_model_input
 
-from .model_files import ModelFilesError, onnx_model_file, require_file
+from .model_files import PRECISION_AUTO, ModelFilesError, onnx_model_file, require_file
 
 
 def device_cores() -> int:
@@ -80,12 +80,15 @@ class BatchBackend(Backend):
 class OnnxBackend(BatchBackend):
     name = "onnxruntime"
 
-    def __init__(self, model_dir: str, threads: int = 0, onnx_file: Optional[str] = None) -> None:
-        """The model folder's preferred ONNX file (edge_core.model_files.onnx_model_file), or `onnx_file`
-        in it; `threads` intra-op threads, 0 for one per core of the device."""
+    def __init__(
+        self, model_dir: str, threads: int = 0, onnx_file: Optional[str] = None, precision: str = PRECISION_AUTO
+    ) -> None:
+        """The model folder's ONNX file for `precision` (edge_core.model_files.onnx_model_file: "auto" the
+        one model.json prefers, "fp32" model.onnx), or `onnx_file` in it; `threads` intra-op threads, 0
+        for one per core of the device."""
         import onnxruntime as ort
 
-        path = require_file(model_dir, onnx_file) if onnx_file else onnx_model_file(model_dir)
+        path = require_file(model_dir, onnx_file) if onnx_file else onnx_model_file(model_dir, precision)
         self.model_file = path
         self.options = session_options(threads)
         try:

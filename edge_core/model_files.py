@@ -16,6 +16,13 @@ from sorter_common.artifact import (
 )
 from sorter_common.classes import parse_labels
 
+# The camera's Precision setting (edge_core.settings): "auto" runs the file model.json's int8 decision
+# prefers; "fp32" always runs model.onnx. int8 cannot be forced: the artifact carries model.int8.onnx
+# only where the export preferred it.
+PRECISION_AUTO = "auto"
+PRECISION_FP32 = "fp32"
+PRECISIONS = (PRECISION_AUTO, PRECISION_FP32)
+
 
 class ModelFilesError(RuntimeError):
     """The model folder is missing, incomplete or unreadable; str() says which file and why."""
@@ -46,8 +53,13 @@ def _model_json(model_dir: str) -> Dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def onnx_model_file(model_dir: str) -> str:
-    """model.int8.onnx where the export's measurement preferred it (model.json "int8"), else model.onnx."""
+def onnx_model_file(model_dir: str, precision: str = PRECISION_AUTO) -> str:
+    """model.int8.onnx where the export's measurement preferred it (model.json "int8") and `precision`
+    is "auto", else model.onnx."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == PRECISION_FP32:
+        return require_file(model_dir, ONNX_FILE)
     int8 = _model_json(model_dir).get(INT8_INFO_KEY)
     if isinstance(int8, dict) and int8.get(INT8_PREFERRED) is True:
         return require_file(model_dir, INT8_ONNX_FILE)

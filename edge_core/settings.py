@@ -16,6 +16,7 @@ import argparse
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from edge_core.model_files import PRECISION_AUTO, PRECISIONS
 from sorter_common.topics import DEFAULT_TOPIC_PREFIX, topic_level_problem
 from sorter_common.training_pipeline import DATASET_NAME_PATTERN, DEFAULT_DATASET
 
@@ -41,6 +42,17 @@ def parse_switch(text: str) -> bool:
         return False
     # argparse prints this message as it is (a flag's type error); no environment carries a switch.
     raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _precision_problem(value: Any) -> str:
+    if value in PRECISIONS:
+        return ""
+    if str(value).strip().lower() == "int8":
+        return (
+            "cannot be forced: the camera runs model.int8.onnx only where the export preferred it; "
+            "use auto (the export's choice) or fp32"
+        )
+    return "is not " + " or ".join(PRECISIONS)
 
 
 def _dataset_problem(value: Any) -> str:
@@ -156,6 +168,16 @@ SETTINGS = (
         "ONNX Runtime intra-op threads for the inference (0: one per core the device gives the component); "
         "one inter-op thread, no busy-waiting",
         flag="--threads", key="InferenceThreads", minimum=0, maximum=64,
+    ),
+    # The export measures int8 on the training instance's CPU, not the camera's (a Pi 4's Cortex-A72
+    # lacks the dot-product instructions int8 kernels use): the owner can switch a camera back to fp32.
+    # DeepLens runs MXNet through awscam, no ONNX file: no environment variable.
+    Setting(
+        "precision", str, PRECISION_AUTO,
+        "which ONNX file the camera runs: auto, model.int8.onnx where model.json's int8 decision (measured "
+        "at export on the training CPU) prefers it, else model.onnx; fp32, always model.onnx",
+        flag="--precision", key="Precision", check=_precision_problem,
+        allowed="auto or fp32",
     ),
     # "Wrong bin?" (device/greengrass_component/corrections.py): both switches off by default, and
     # then nothing is kept, subscribed to or uploaded (README "Privacy").

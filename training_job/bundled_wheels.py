@@ -36,16 +36,24 @@ def install(wheels: Sequence[Path], target: Path) -> None:
 
 
 def _quantization_import_error() -> str:
-    """Why onnxruntime.quantization does not import, or "" when it does."""
+    """Why onnxruntime.quantization does not import, or "" when it does.
+
+    Any exception, not only ImportError: a wheel built against another numpy can raise RuntimeError
+    or AttributeError while importing, and int8 must never fail the training job.
+    """
     try:
         import onnxruntime.quantization  # noqa: F401
-    except ImportError as error:
-        return str(error)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}" if not isinstance(error, ImportError) else str(error)
     return ""
 
 
-def ensure_onnxruntime(wheels_dir: Path = WHEELS_DIR) -> tuple[str, str]:
-    """(where onnxruntime comes from, "") once onnxruntime.quantization imports; ("", why not) when it cannot."""
+def ensure_onnxruntime(wheels_dir: Path | None = None) -> tuple[str, str]:
+    """(where onnxruntime comes from, "") once onnxruntime.quantization imports; ("", why not) when it cannot.
+
+    wheels_dir: where the wheels are (default WHEELS_DIR, beside the package in the code bundle).
+    """
+    wheels_dir = WHEELS_DIR if wheels_dir is None else wheels_dir
     error = _quantization_import_error()
     if not error:
         return FROM_PYTHON, ""

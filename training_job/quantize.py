@@ -39,7 +39,8 @@ MIN_SPEEDUP = 1.5
 MAX_ACCURACY_LOSS = 0.01  # one point of top-1 accuracy on the test split
 # QDQ or QOperator: `python -m bench models` measures both (bench/models_table.md); on this
 # project's x86 build machine they ran equally fast within the noise of a shared machine (ResNet-18
-# 12.3 / 12.8 ms, MobileNet V2 5.9 / 6.2 ms per frame on 1 thread). QDQ is quantize_static's own default.
+# 12.3 / 12.8 ms, MobileNet V2 5.9 / 6.2 ms per frame on 1 thread). Passed explicitly: quantize_static's
+# default is QDQ in this project's onnxruntime 1.18 but QOperator in the 1.10.0 wheel the SageMaker job uses.
 QUANT_FORMAT = "QDQ"
 CALIBRATION_IMAGES = 64
 TIMING_FRAMES = 20
@@ -53,12 +54,21 @@ def onnxruntime_used() -> dict[str, str]:
     {"onnxruntime": version, "onnxruntime_from": "this Python" or "the code bundle's wheels"} when it
     imports (after installing the bundled wheels if need be); {"reason": ...} when it cannot.
     """
-    source, missing = bundled_wheels.ensure_onnxruntime()
-    if missing:
-        return {"reason": missing}
-    import onnxruntime
+    try:
+        source, missing = bundled_wheels.ensure_onnxruntime()
+        if missing:
+            return {"reason": missing}
+        import onnxruntime
 
-    return {"onnxruntime": str(onnxruntime.__version__), "onnxruntime_from": source}
+        return {"onnxruntime": str(onnxruntime.__version__), "onnxruntime_from": source}
+    except Exception as error:  # int8 never fails the training job: the fp32 model ships, model.json says why
+        return {"reason": f"onnxruntime cannot be used for int8 ({_one_line(error)})"}
+
+
+def _one_line(error: BaseException) -> str:
+    """The exception's type and the first line of its message, at most 200 characters."""
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first[:200]}" if first else type(error).__name__
 
 
 def split_images(data_dir: Path, split: str, limit: int | None = None, seed: int = 0) -> tuple[list[Path], list[int]]:
@@ -211,8 +221,7 @@ def quantize_and_measure(fp32_file: Path, int8_file: Path, data_dir: Path) -> di
         )
     except Exception as error:  # whatever onnxruntime raises: the trained fp32 model must never be lost to int8
         int8_file.unlink(missing_ok=True)
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        reason = f"int8 quantization failed ({type(error).__name__}: {first[:200]})"
+        reason = f"int8 quantization failed ({_one_line(error)})"
         return {INT8_PREFERRED: False, "reason": reason, **runtime}
     preferred, reason = decide(fp32_ms, int8_ms, fp32_accuracy, int8_accuracy)
     if not preferred:

@@ -59,7 +59,8 @@ class ComponentRunner:
         def load() -> LoadedModel:
             self.spec = parse_source(settings.source)
             folder = model_folder(settings.model, settings.work_dir)
-            return LoadedModel(read_model_info(str(folder)), OnnxBackend(str(folder), threads=settings.threads))
+            backend = OnnxBackend(str(folder), threads=settings.threads, precision=settings.precision)
+            return LoadedModel(read_model_info(str(folder)), backend)
 
         # A bad source or model: Greengrass restarts a component that fails (up to its error limit); say why, once.
         loaded = self.runtime.load_once(load, (ValueError, *MODEL_ERRORS))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from edge_core.model_files import PRECISION_AUTO
 from edge_core.settings import SETTINGS, EdgeSettings, Setting, problems_of
 from sorter_common.topics import topic_level_problem
 
@@ -16,7 +17,7 @@ from .corrections import CorrectionSettings, settings_from
 
 TRANSPORTS = ("ipc", "mqtt", "stdout")
 DEFAULT_WORK_DIR = Path.home() / ".cache" / "trash-sorter-component"
-# The declared settings the runtime takes (the rest are the component's own: source, queue, threads).
+# The declared settings the runtime takes (the rest are the component's own: source, queue, threads, precision).
 _EDGE_FIELDS = frozenset(EdgeSettings._fields) - {"thing_name"}
 COMPONENT_SETTINGS = tuple(setting for setting in SETTINGS if setting.flag)
 
@@ -44,6 +45,7 @@ class ComponentSettings:
     mqtt: MqttOptions | None
     corrections: CorrectionSettings = field(default_factory=CorrectionSettings)
     local_path: bool = True  # ipc: PublishToTopic (the MQTT bridge relays), else PublishToIoTCore
+    precision: str = PRECISION_AUTO  # which ONNX file: the export's choice (auto) or model.onnx (fp32)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -125,6 +127,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> ComponentSettings:
         mqtt=mqtt,
         corrections=settings_from(values),
         local_path=args.local_path,
+        precision=args.precision,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -439,3 +440,53 @@ def test_a_thing_name_that_is_no_mqtt_topic_level_is_refused_in_one_line_with_ex
     assert result.stdout == ""  # nothing published, not even a status
     (line,) = result.stderr.splitlines()
     assert (repr(thing) in line and "MQTT topic level" in line) if thing else "--thing-name is required" in line
+
+
+@pytest.fixture
+def int8_preferring_model(demo_model_dir: Path, tmp_path: Path) -> Path:
+    """The demo model folder with model.json preferring int8 and a model.int8.onnx beside model.onnx.
+
+    The export's own int8 file where its measurement preferred it; otherwise the fp32 network stands in
+    (a copy under the int8 name): which file the camera loads is the question here, not its speed.
+    """
+    folder = tmp_path / "model"
+    shutil.copytree(demo_model_dir, folder)
+    if not (folder / "model.int8.onnx").exists():
+        shutil.copy(folder / "model.onnx", folder / "model.int8.onnx")
+    info = json.loads((folder / "model.json").read_text())
+    info["int8"] = {**info["int8"], "preferred": True}
+    (folder / "model.json").write_text(json.dumps(info))
+    return folder
+
+
+@pytest.mark.parametrize(("precision", "expected"), [("auto", "model.int8.onnx"), ("fp32", "model.onnx")])
+def test_the_precision_setting_picks_the_file_the_camera_runs(
+    class_folder: Path, int8_preferring_model: Path, tmp_path: Path, precision: str, expected: str
+) -> None:
+    # With model.json preferring int8: auto follows it, fp32 (an owner's configuration update) overrides it.
+    log: list[tuple[str, str, bytes]] = []
+    settings = parse_settings(
+        [
+            "--source", str(class_folder), "--model", str(int8_preferring_model), "--work-dir", str(tmp_path),
+            "--thing-name", "gg-precision", "--precision", precision,
+        ]
+    )
+    transport = IpcTransport(lambda: FakeIpcClient(log, set()), reconnect_s=0.0)
+    assert ComponentRunner(settings, transport, threading.Event()).run() == 0
+    statuses = [parse_status(payload) for topic, _, payload in log if topic.endswith("/status")]
+    loaded = next(status.detail for status in statuses if status.state == "model-loaded")
+    assert f"file={expected} " in loaded
+    assert any(topic.endswith("/predictions") for topic, _, _ in log)  # and it ran
+
+
+def test_int8_cannot_be_forced_and_the_refusal_says_what_to_use(
+    cached_demo_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_settings(
+            ["--source", "0", "--model", str(cached_demo_model), "--thing-name", "gg-precision", "--precision", "int8"]
+        )
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 1
+    assert "--precision 'int8' cannot be forced" in error and "use auto (the export's choice) or fp32" in error

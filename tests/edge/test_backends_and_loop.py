@@ -177,6 +177,12 @@ def test_the_camera_prefers_int8_only_where_model_json_says_so(demo_model_dir: P
     info["int8"]["preferred"] = True
     (folder / MODEL_INFO_FILE).write_text(json.dumps(info))
     assert Path(OnnxBackend(str(folder)).model_file).name == INT8_ONNX_FILE
+    assert Path(OnnxBackend(str(folder), precision="auto").model_file).name == INT8_ONNX_FILE
+    # The owner's Precision=fp32 overrides the export's preference.
+    assert Path(OnnxBackend(str(folder), precision="fp32").model_file).name == ONNX_FILE
+    with pytest.raises(ValueError, match="'int8' is not one of auto, fp32"):
+        OnnxBackend(str(folder), precision="int8")
     (folder / INT8_ONNX_FILE).unlink()
+    assert Path(OnnxBackend(str(folder), precision="fp32").model_file).name == ONNX_FILE
     with pytest.raises(ModelFilesError, match=INT8_ONNX_FILE):
         OnnxBackend(str(folder))

@@ -112,6 +112,7 @@ def test_a_changed_configuration_value_arrives_changed(
         "MinIntervalSeconds": 0,
         "QueueFrames": 4,
         "InferenceThreads": 3,
+        "Precision": "fp32",
         "TopicPrefix": "bins/kitchen",
         "CorrectionCapture": True,
         "UnsureSamplePerHour": 2.5,

@@ -114,35 +114,58 @@ def test_int8_is_preferred_only_at_1_5x_and_at_most_one_point_lost(
     assert reason and "\n" not in reason
 
 
-def test_the_export_records_the_int8_measurement_and_ships_the_file_only_when_preferred(
+def test_the_demo_export_measures_int8_faster_ships_it_and_the_camera_loads_it(
     demo_model: Path, demo_data: Path, tmp_path: Path
 ) -> None:
+    """The real export (the demo ResNet-18: quantized, measured, decided by training_job.quantize) on the
+    path where int8 wins, checked against what is recomputed here rather than against decide() again."""
     info = archive.unpack(demo_model, tmp_path)
     int8 = info["int8"]
-    for key in ("fp32_ms_per_frame", "int8_ms_per_frame", "fp32_test_accuracy", "int8_test_accuracy"):
-        assert int8[key] > 0, key
-    assert int8["speedup"] == pytest.approx(int8["fp32_ms_per_frame"] / int8["int8_ms_per_frame"], rel=1e-2)
+    # The demo ResNet-18's int8 measures 2.4x to 3x fp32 on x86 (README table), far above the 1.5x
+    # required; were this machine's build measured otherwise, the int8 path below would go untested.
+    assert int8["preferred"] is True, f"the demo export did not prefer int8, so its int8 path is untested: {int8}"
+    with tarfile.open(demo_model) as tar:
+        assert INT8_ONNX_FILE in tar.getnames()
+    assert info["files"].get("onnx_int8") == INT8_ONNX_FILE
+    # Really an int8 network, and smaller.
+    ops = {node.op_type for node in __import__("onnx").load(str(tmp_path / INT8_ONNX_FILE)).graph.node}
+    assert "QuantizeLinear" in ops
+    assert (tmp_path / INT8_ONNX_FILE).stat().st_size < (tmp_path / ONNX_FILE).stat().st_size / 2
     # Which onnxruntime measured: this Python's own here (in SageMaker, the code bundle's wheel).
     assert (int8["onnxruntime"], int8["onnxruntime_from"]) == (__import__("onnxruntime").__version__, "this Python")
     assert int8["format"] == quantize.QUANT_FORMAT and int8["test_images"] == len(read_lst(demo_data / "test.lst"))
     assert int8["calibration_images"] == min(quantize.CALIBRATION_IMAGES, len(read_lst(demo_data / "validation.lst")))
-    assert (
-        int8["preferred"]
-        is quantize.decide(
-            int8["fp32_ms_per_frame"], int8["int8_ms_per_frame"], int8["fp32_test_accuracy"], int8["int8_test_accuracy"]
-        )[0]
-    )
-    with tarfile.open(demo_model) as tar:
-        assert (INT8_ONNX_FILE in tar.getnames()) is int8["preferred"]
-    assert (info["files"].get("onnx_int8") == INT8_ONNX_FILE) is int8["preferred"]
-    # The evaluation (ONNX Runtime on the test split) measures the model the camera loads: the
-    # recorded accuracy of the preferred one.
+    # Both recorded accuracies, recomputed here through the edge backend on the test split.
+    labels = np.array([label for label, _ in read_lst(demo_data / "test.lst")])
+    frames = _test_frames(demo_data)[: len(labels)]
+    for name, key in ((ONNX_FILE, "fp32_test_accuracy"), (INT8_ONNX_FILE, "int8_test_accuracy")):
+        scores = OnnxBackend(str(tmp_path), onnx_file=name).infer_batch(frames)
+        assert int8[key] == pytest.approx(float((scores.argmax(axis=1) == labels).mean()), abs=1e-6), key
+    # The rule, with the figures the issue states (1.5x, one point), not with decide() again.
+    assert int8["fp32_ms_per_frame"] / int8["int8_ms_per_frame"] >= 1.5
+    assert int8["speedup"] == pytest.approx(int8["fp32_ms_per_frame"] / int8["int8_ms_per_frame"], rel=1e-2)
+    assert int8["fp32_test_accuracy"] - int8["int8_test_accuracy"] <= 0.01 + 1e-9
+    # The evaluation (ONNX Runtime on the test split) measures the model the camera loads: int8.
     document = evaluate(demo_model, demo_data, tmp_path / "eval", runtime_name="onnx", progress=False)
-    recorded = int8["int8_test_accuracy"] if int8["preferred"] else int8["fp32_test_accuracy"]
-    assert recorded == pytest.approx(document["multiclass_classification_metrics"]["accuracy"]["value"])
-    # The camera loads what the decision says.
-    chosen = OnnxBackend(str(tmp_path)).model_file
-    assert Path(chosen).name == (INT8_ONNX_FILE if int8["preferred"] else ONNX_FILE)
+    evaluated = document["multiclass_classification_metrics"]["accuracy"]["value"]
+    assert int8["int8_test_accuracy"] == pytest.approx(evaluated)
+    # The camera loads it by itself (Precision auto), and model.onnx with Precision fp32.
+    assert Path(OnnxBackend(str(tmp_path)).model_file).name == INT8_ONNX_FILE
+    assert Path(OnnxBackend(str(tmp_path), precision="fp32").model_file).name == ONNX_FILE
+
+
+def test_an_int8_model_measured_too_slow_is_not_shipped(
+    demo_model: Path, demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real quantization and accuracies; the timing as on a CPU where int8 is slower than fp32.
+    archive.unpack(demo_model, tmp_path)
+    timed = {ONNX_FILE: 10.0, "x.onnx": 12.0}
+    monkeypatch.setattr(quantize, "ms_per_frame", lambda model_file, frames: timed[model_file.name])
+    result = quantize.quantize_and_measure(tmp_path / ONNX_FILE, tmp_path / "x.onnx", demo_data)
+    assert result["preferred"] is False
+    assert result["reason"] == "int8 is 0.83x the fp32 speed, under the 1.5x required"
+    assert (result["fp32_ms_per_frame"], result["int8_ms_per_frame"]) == (10.0, 12.0)
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_quantize_and_measure_writes_a_working_int8_model_calibrated_on_the_validation_split(
@@ -211,3 +234,54 @@ def test_a_model_json_preferring_a_missing_int8_file_is_refused(demo_model: Path
         onnx_model_file(str(tmp_path))
     with pytest.raises(archive.ModelArchiveError, match="prefers int8"):
         archive.unpack(archive.pack(tmp_path, tmp_path / "repacked.tar.gz"), tmp_path / "again")
+
+
+def test_an_exception_other_than_import_error_while_importing_onnxruntime_ships_fp32_with_the_reason(
+    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a wheel built against another numpy can raise at import time: not an ImportError.
+    import builtins
+
+    from training_job.train import write_artifact
+    from training_job.train_config import TrainConfig
+
+    real_import = builtins.__import__
+
+    def broken_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("onnxruntime.quantization"):
+            raise RuntimeError("module compiled against API version 0x10 but this version of numpy is 0xd\nmore")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", broken_import)
+    monkeypatch.setattr(bundled_wheels, "WHEELS_DIR", tmp_path / "no-wheels")  # as a bundle without wheels
+    net = network.build_network("resnet18", 3, pretrained=False, contexts=[mx.cpu()], downscale=4)
+    config = TrainConfig(data_dir=demo_data, model_dir=tmp_path / "out", pretrained=False, downscale=4)
+    packed = write_artifact(net, ["compost", "landfill", "recycling"], {"accuracy": 0.5}, config)
+    assert packed is not None
+    info = archive.unpack(packed, tmp_path / "unpacked")
+    assert info["int8"] == {
+        "preferred": False,
+        "reason": "onnxruntime's quantization is not installed in this Python (RuntimeError: module compiled "
+        f"against API version 0x10 but this version of numpy is 0xd\nmore) and the code bundle carries no wheels "
+        f"({tmp_path / 'no-wheels'})",
+    }
+    with tarfile.open(packed) as tar:
+        names = tar.getnames()
+    assert ONNX_FILE in names and INT8_ONNX_FILE not in names
+    assert (tmp_path / "unpacked" / ONNX_FILE).is_file()
+
+
+def test_any_exception_while_finding_onnxruntime_ships_fp32_with_the_reason(
+    demo_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive.unpack(demo_model, tmp_path)
+
+    def broken() -> tuple[str, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bundled_wheels, "ensure_onnxruntime", broken)
+    result = quantize.quantize_and_measure(tmp_path / ONNX_FILE, tmp_path / "x.onnx", tmp_path)
+    assert result == {
+        "preferred": False,
+        "reason": "onnxruntime cannot be used for int8 (OSError: [Errno 28] No space left on device)",
+    }
