@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from device.pi_subscriber.config import (
     KEY_FILE,
     PROVISIONED,
 )
+from sorter_common.atomic_build import replace_file
 from sorter_common.aws_errors import describe_aws_error
 from sorter_common.classes import ClassListError, normalize_classes
 from sorter_common.greengrass_components import EDGE_V2_STACK_NAME
@@ -109,17 +109,6 @@ def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     return outputs
 
 
-def _write(path: Path, text: str, mode: int) -> None:
-    """Write via a temporary file created with its final mode, so the key is never world-readable."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.chmod(temporary, mode)  # the umask may have narrowed it; make it exactly `mode`
-    os.replace(temporary, path)
-
-
 def _toml_string(text: str) -> str:
     return json.dumps(text)  # a JSON string is a valid TOML basic string
 
@@ -147,10 +136,10 @@ def write(credentials: Credentials, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / CONFIG_FILE
     existing = config.read_text() if config.exists() else ""
-    _write(folder / CERT_FILE, credentials.certificate_pem, 0o644)
-    _write(folder / KEY_FILE, credentials.private_key, 0o600)
-    _write(folder / CA_FILE, AMAZON_ROOT_CA.read_text(), 0o644)
-    _write(config, subscriber_toml(credentials, existing), 0o640)
+    replace_file(folder / CERT_FILE, credentials.certificate_pem, 0o644)
+    replace_file(folder / KEY_FILE, credentials.private_key, 0o600)
+    replace_file(folder / CA_FILE, AMAZON_ROOT_CA.read_text(), 0o644)
+    replace_file(config, subscriber_toml(credentials, existing), 0o640)
     return [folder / name for name in (CERT_FILE, KEY_FILE, CA_FILE, CONFIG_FILE)]
 
 

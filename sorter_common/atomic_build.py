@@ -37,3 +37,19 @@ def build_once(target: Path, build: Callable[[Path], object]) -> Path:
     finally:
         shutil.rmtree(str(holder), ignore_errors=True)
     return target
+
+
+def replace_file(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write text to path through a temporary file beside it, created with exactly `mode`, then
+    rename it over path: a reader never sees half a file, and a key is never readable by others."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if temporary.exists():
+        temporary.unlink()
+    descriptor = os.open(str(temporary), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(str(temporary), mode)  # the umask may have narrowed it; make it exactly `mode`
+    os.replace(str(temporary), str(path))

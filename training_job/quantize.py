@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
+from edge_core.backends import session_options
 from sorter_common.artifact import INT8_PREFERRED
 from sorter_common.model_input import to_model_input
 from training_job import bundled_wheels, data
@@ -150,15 +151,10 @@ def _working_folder(folder: Path) -> Iterator[None]:
 
 
 def _session(model_file: Path, threads: int) -> Any:
+    """A session configured as the camera's (edge_core.backends.session_options), so the timing is the camera's."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model_file), session_options(threads), providers=["CPUExecutionProvider"])
 
 
 def ms_per_frame(

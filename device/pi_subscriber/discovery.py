@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 from awscrt import io as crt_io
 from awsiot.greengrass_discovery import DiscoverResponse, DiscoveryClient
+
+from sorter_common.atomic_build import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +108,8 @@ def cores_of(payload: dict[str, Any]) -> list[LocalCore]:
     return found
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """A reader never sees half a file: write a temporary file beside it, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def save(cache: Path, payload: dict[str, Any]) -> None:
-    _write_atomically(cache, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+    replace_file(cache, json.dumps(payload, indent=1, sort_keys=True) + "\n")
 
 
 def load(cache: Path) -> dict[str, Any] | None:
@@ -141,7 +131,7 @@ def ca_file(cache: Path, core: LocalCore) -> Path:
     """The core's CA as a file (the MQTT connection reads one), written beside the cache."""
     path = cache.with_name(cache.name + CA_SUFFIX)
     if not path.exists() or path.read_text() != core.ca_pem:
-        _write_atomically(path, core.ca_pem)
+        replace_file(path, core.ca_pem)
     return path
 
 
